@@ -1,0 +1,3 @@
+from ramal.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The ``ramal`` command (Typer): operator commands now, client commands alongside them."""

@@ -1,0 +1,122 @@
+"""The ramal / Directcall Python SDK.
+
+    from ramal.client import Client
+
+    with Client("http://127.0.0.1:8080", "pin...@ramal.local", "SECRET") as client:
+        call = client.place_call("554130600300", "5541999990000", fields={"CPF": "000.000.000-00"})
+        for row in client.iter_statement(date(2026, 11, 1), date(2026, 11, 23), call_id=call.call_id):
+            print(row.started_at, row.status, row.duration)
+
+See docs/sdk.md for the whole surface.
+"""
+
+from ramal.client.async_client import AsyncClient
+from ramal.client.core import DEFAULT_BASE_URL
+from ramal.client.errors import (
+    ApiError,
+    AuthenticationError,
+    BillingError,
+    CallNotActive,
+    CallNotFinished,
+    CallRequestFailed,
+    CodeNotFound,
+    ConfigurationError,
+    IdentifierNotFound,
+    InsufficientBalance,
+    InvalidPayload,
+    InvalidSignature,
+    MessageSendFailed,
+    NoCallsRemaining,
+    ParameterError,
+    RamalError,
+    RequestTimeout,
+    ServerConnectionFailure,
+    ServerUnreachable,
+    SmsServerUnreachable,
+    TestAccountNotRegistered,
+    TransportError,
+    UnexpectedResponse,
+    UserNotRegistered,
+    WebhookError,
+)
+from ramal.client.models import (
+    AudioUpload,
+    Call,
+    CallbackEndpoint,
+    CallbackEvent,
+    CallEvent,
+    CallStatus,
+    CanceledMessage,
+    EndedCall,
+    MessageEvent,
+    MessagePage,
+    MessageRow,
+    MessageStatus,
+    ReceivedMessage,
+    ReceivedPage,
+    RecipientStatus,
+    Recording,
+    ScheduledCall,
+    SmsResult,
+    StatementPage,
+    StatementRow,
+    Token,
+    TokenInfo,
+)
+from ramal.client.sync_client import Client
+from ramal.client.webhooks import parse_callback, verify_signature
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "ApiError",
+    "AsyncClient",
+    "AudioUpload",
+    "AuthenticationError",
+    "BillingError",
+    "Call",
+    "CallEvent",
+    "CallNotActive",
+    "CallNotFinished",
+    "CallRequestFailed",
+    "CallStatus",
+    "CallbackEndpoint",
+    "CallbackEvent",
+    "CanceledMessage",
+    "Client",
+    "CodeNotFound",
+    "ConfigurationError",
+    "EndedCall",
+    "IdentifierNotFound",
+    "InsufficientBalance",
+    "InvalidPayload",
+    "InvalidSignature",
+    "MessageEvent",
+    "MessagePage",
+    "MessageRow",
+    "MessageSendFailed",
+    "MessageStatus",
+    "NoCallsRemaining",
+    "ParameterError",
+    "RamalError",
+    "ReceivedMessage",
+    "ReceivedPage",
+    "RecipientStatus",
+    "Recording",
+    "RequestTimeout",
+    "ScheduledCall",
+    "ServerConnectionFailure",
+    "ServerUnreachable",
+    "SmsResult",
+    "SmsServerUnreachable",
+    "StatementPage",
+    "StatementRow",
+    "TestAccountNotRegistered",
+    "Token",
+    "TokenInfo",
+    "TransportError",
+    "UnexpectedResponse",
+    "UserNotRegistered",
+    "WebhookError",
+    "parse_callback",
+    "verify_signature",
+]

@@ -1,0 +1,1 @@
+"""Webhook delivery: outbox fan-out, dispatcher, retry schedule, signing, SSRF guard, delivery log."""

@@ -1,0 +1,1 @@
+"""Recordings and uploaded audio: a storage backend, audio synthesis, retention."""

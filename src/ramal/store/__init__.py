@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy Core tables, repositories, migrations. Knows nothing of services or the wire."""

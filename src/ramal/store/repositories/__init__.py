@@ -1,0 +1,1 @@
+"""Repositories: narrow, intention-named queries over one connection (one transaction)."""

@@ -1,0 +1,483 @@
+"""Deliveries: one row per (event, endpoint), claimed under a lease, with every attempt logged.
+
+Claiming is the concurrency-critical part. A delivery is claimable when it is pending, due, not leased
+(or its lease expired: a worker died), its endpoint is active, and no earlier event of the same
+subject is still pending for the same endpoint: that last rule is what keeps one call's events in
+order ("completed" never before "answered") while different calls go in parallel. On PostgreSQL the
+candidates are locked ``FOR UPDATE SKIP LOCKED`` so concurrent workers never claim the same row; on
+SQLite the write transaction's ``BEGIN IMMEDIATE`` serialises claims.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Select, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy.orm import aliased
+
+from ramal.store.tables import callback_endpoints, deliveries, delivery_attempts, events
+
+_KIND_OF_SUBJECT = {"call": "voice", "message": "sms"}
+_CLAIM_SLACK = 64  # extra candidates, for when some endpoints have no room left
+_EARLIER = aliased(deliveries, name="earlier")
+# "An earlier event of this subject is still pending for this endpoint." Written as a correlated
+# LIMIT 1 scalar subquery, not NOT EXISTS: PostgreSQL turns NOT EXISTS into a hash anti-join over the
+# whole backlog (27 ms at 10k pending), while this form is checked row by row along the due index and
+# stops at the claim's LIMIT.
+_EARLIER_PENDING = (
+    select(_EARLIER.c.id)
+    .where(
+        _EARLIER.c.endpoint_code == deliveries.c.endpoint_code,
+        _EARLIER.c.subject_id == deliveries.c.subject_id,
+        _EARLIER.c.sequence < deliveries.c.sequence,
+        _EARLIER.c.state == "pending",
+    )
+    .limit(1)
+    .scalar_subquery()
+)
+# The claim reads the deliveries table alone, walking the due index in order and stopping at the
+# LIMIT; endpoints and events are looked up by key afterwards. (Joining them into the claim let
+# PostgreSQL, on the stale statistics a burst leaves behind, pick a bitmap scan of the whole backlog
+# plus a sort: 60 ms per claim at 10k pending, against 0.4 ms for the index walk.) Statements are
+# built once, with bind parameters, so each cycle only executes them.
+_DUE = (
+    select(deliveries.c.id, deliveries.c.attempts, deliveries.c.event_id, deliveries.c.endpoint_code)
+    .where(
+        deliveries.c.state == "pending",
+        deliveries.c.next_attempt_at <= bindparam("now"),
+        or_(deliveries.c.lease_expires_at.is_(None), deliveries.c.lease_expires_at <= bindparam("now")),
+        deliveries.c.endpoint_code.in_(bindparam("codes", expanding=True)),
+        _EARLIER_PENDING.is_(None),
+    )
+    .order_by(deliveries.c.next_attempt_at)  # exactly the due index: no sort of the backlog
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)  # PostgreSQL; SQLite's BEGIN IMMEDIATE serialises claims
+)
+# Statistics lag a burst by up to a minute (autovacuum's analyze), and with them PostgreSQL believes
+# the backlog is a few rows, so a sort looks free. The due index walk is right at every size.
+_INDEX_WALK = "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off"
+_PLANNER_DEFAULTS = "RESET enable_bitmapscan; RESET enable_sort"
+_LEASE = (
+    update(deliveries)
+    .where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
+    .values(lease_owner=bindparam("owner"), lease_expires_at=bindparam("until"))
+)
+_UNFANNED = (
+    select(
+        events.c.id,
+        events.c.account_id,
+        events.c.pin_id,
+        events.c.subject_type,
+        events.c.subject_id,
+        events.c.sequence,
+    )
+    .where(events.c.fanned_out.is_(False))
+    .order_by(events.c.created_at, events.c.id)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+_RECORD_ATTEMPT = insert(delivery_attempts).values(
+    delivery_id=bindparam("b_id"),
+    attempted_at=bindparam("b_at"),
+    status_code=bindparam("b_status"),
+    latency_ms=bindparam("b_latency"),
+    response_snippet=bindparam("b_snippet"),
+    error=bindparam("b_error"),
+)
+_RECORD_RESULT = (
+    update(deliveries)
+    .where(deliveries.c.id == bindparam("b_id"), deliveries.c.state == "pending")
+    .values(
+        state=bindparam("b_state"),
+        attempts=deliveries.c.attempts + 1,
+        next_attempt_at=bindparam("b_next"),
+        lease_owner=None,
+        lease_expires_at=None,
+        last_status_code=bindparam("b_status"),
+        last_error=bindparam("b_error"),
+        delivered_at=bindparam("b_delivered"),
+    )
+)
+_ACTIVE_ENDPOINTS = select(
+    callback_endpoints.c.code,
+    callback_endpoints.c.url,
+    callback_endpoints.c.secret,
+    callback_endpoints.c.previous_secret,
+    callback_endpoints.c.previous_secret_expires_at,
+).where(callback_endpoints.c.state == "active")
+_EVENTS_BY_ID = select(
+    events.c.id,
+    events.c.event_type,
+    events.c.subject_id,
+    events.c.sequence,
+    events.c.payload,
+    events.c.created_at,
+).where(events.c.id.in_(bindparam("ids", expanding=True)))
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    id: int
+    attempts: int
+    event_id: str
+    event_type: str
+    subject_id: str
+    sequence: int
+    payload: dict[str, Any]
+    event_created_at: datetime
+    endpoint_code: str
+    url: str
+    secret: str
+    previous_secret: str | None
+    previous_secret_expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptResult:
+    """What one attempt did and what happens next (decided by the dispatcher's policy)."""
+
+    delivery_id: int
+    endpoint_code: str
+    attempted_at: datetime
+    outcome: str  # delivered | retry | failed | gone
+    status_code: int | None
+    latency_ms: int
+    snippet: str | None
+    error: str | None
+    next_attempt_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryView:
+    id: int
+    event_id: str
+    event_type: str
+    subject_id: str
+    sequence: int
+    endpoint_code: str
+    state: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptView:
+    attempted_at: datetime
+    status_code: int | None
+    latency_ms: int | None
+    response_snippet: str | None
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryFilter:
+    account_id: int | None = None
+    since: datetime | None = None
+    failed_only: bool = False
+    endpoint_code: str | None = None
+    event_id: str | None = None
+
+
+class DeliveryRepository:
+    def __init__(self, connection: Connection, *, postgresql: bool) -> None:
+        self.connection = connection
+        self.postgresql = postgresql
+
+    # --- fan-out ---------------------------------------------------------------------------------
+
+    def fan_out(self, now: datetime, limit: int) -> int:
+        """Turn up to ``limit`` new outbox events into one pending delivery per matching endpoint."""
+        batch = self._walk_index(_UNFANNED, {"limit": limit})
+        if not batch:
+            return 0
+        endpoints = self.connection.execute(
+            select(
+                callback_endpoints.c.code,
+                callback_endpoints.c.account_id,
+                callback_endpoints.c.pin_id,
+                callback_endpoints.c.kind,
+            ).where(
+                callback_endpoints.c.account_id.in_({row.account_id for row in batch}),
+                callback_endpoints.c.state != "removed",
+            )
+        ).all()
+        rows = [
+            {
+                "event_id": event.id,
+                "endpoint_code": endpoint.code,
+                "subject_id": event.subject_id,
+                "sequence": event.sequence,
+                "state": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for event in batch
+            for endpoint in endpoints
+            if endpoint.account_id == event.account_id
+            and endpoint.kind == _KIND_OF_SUBJECT.get(event.subject_type)
+            and endpoint.pin_id in (None, event.pin_id)
+        ]
+        if rows:
+            self.connection.execute(insert(deliveries), rows)
+        self.connection.execute(
+            update(events).where(events.c.id.in_([event.id for event in batch])).values(fanned_out=True)
+        )
+        return len(batch)
+
+    # --- claiming --------------------------------------------------------------------------------
+
+    def claim(
+        self,
+        now: datetime,
+        owner: str,
+        lease: timedelta,
+        limit: int,
+        room: Mapping[str, int] | None = None,
+        default_room: int | None = None,
+    ) -> list[ClaimedDelivery]:
+        """Lease up to ``limit`` claimable deliveries, at most ``room[code]`` (else ``default_room``)
+        per endpoint, so one endpoint with a deep backlog cannot take every slot."""
+        room = room or {}
+        endpoints = {row.code: row for row in self.connection.execute(_ACTIVE_ENDPOINTS)}
+        open_codes = [code for code in endpoints if room.get(code, 1) > 0]
+        if not open_codes:
+            return []
+        chosen = _within_room(self._due(now, open_codes, limit + _CLAIM_SLACK), limit, room, default_room)
+        if not chosen:
+            return []
+        ids = [row.id for row in chosen]
+        self.connection.execute(_LEASE, {"ids": ids, "owner": owner, "until": now + lease})
+        found = {
+            event.id: event
+            for event in self.connection.execute(_EVENTS_BY_ID, {"ids": list({r.event_id for r in chosen})})
+        }
+        return [_claimed(row, found[row.event_id], endpoints[row.endpoint_code]) for row in chosen]
+
+    def _due(self, now: datetime, codes: list[str], limit: int) -> Sequence[Any]:
+        """Claimable deliveries of ``codes`` in due order, locked (PostgreSQL) against other workers."""
+        return self._walk_index(_DUE, {"now": now, "codes": codes, "limit": limit})
+
+    def _walk_index(self, statement: Select[Any], params: dict[str, Any]) -> Sequence[Any]:
+        """Run a ``ORDER BY <indexed> LIMIT n FOR UPDATE SKIP LOCKED`` read as an index walk."""
+        if not self.postgresql:
+            return self.connection.execute(statement, params).all()
+        self.connection.exec_driver_sql(_INDEX_WALK)
+        rows = self.connection.execute(statement, params).all()
+        self.connection.exec_driver_sql(_PLANNER_DEFAULTS)
+        return rows
+
+    # --- results ---------------------------------------------------------------------------------
+
+    def record(self, results: Iterable[AttemptResult]) -> None:
+        """Log every attempt and move each delivery on; never reverts one already delivered."""
+        results = list(results)
+        if not results:
+            return
+        # One executemany per statement for the whole batch, with the statements built once.
+        self.connection.execute(
+            _RECORD_ATTEMPT,
+            [
+                {
+                    "b_id": r.delivery_id,
+                    "b_at": r.attempted_at,
+                    "b_status": r.status_code,
+                    "b_latency": r.latency_ms,
+                    "b_snippet": r.snippet,
+                    "b_error": r.error,
+                }
+                for r in results
+            ],
+        )
+        self.connection.execute(
+            _RECORD_RESULT,
+            [
+                {
+                    "b_id": r.delivery_id,
+                    "b_state": "pending" if r.outcome in ("retry", "gone") else r.outcome,
+                    "b_next": r.next_attempt_at,
+                    "b_status": r.status_code,
+                    "b_error": r.error,
+                    "b_delivered": r.attempted_at if r.outcome == "delivered" else None,
+                }
+                for r in results
+            ],
+        )
+
+    def update_health(
+        self,
+        succeeded: Collection[str],
+        failed: Collection[str],
+        gone: Collection[str],
+        now: datetime,
+        pause_after: timedelta,
+    ) -> list[str]:
+        """Track how long each endpoint has been failing; returns the codes paused just now."""
+        table = callback_endpoints
+        if succeeded:
+            self.connection.execute(
+                update(table)
+                .where(table.c.code.in_(list(succeeded)), table.c.failing_since.is_not(None))
+                .values(failing_since=None)
+            )
+        if gone:
+            self.connection.execute(
+                update(table)
+                .where(table.c.code.in_(list(gone)), table.c.state == "active")
+                .values(state="disabled", state_reason="o destino respondeu HTTP 410 (Gone)")
+            )
+        if not failed:
+            return []
+        self.connection.execute(
+            update(table)
+            .where(table.c.code.in_(list(failed)), table.c.failing_since.is_(None))
+            .values(failing_since=now)
+        )
+        stale = and_(
+            table.c.code.in_(list(failed)),
+            table.c.state == "active",
+            table.c.failing_since <= now - pause_after,
+        )
+        paused = list(self.connection.execute(select(table.c.code).where(stale)).scalars())
+        if paused:
+            self.connection.execute(
+                update(table)
+                .where(table.c.code.in_(paused))
+                .values(
+                    state="paused",
+                    state_reason=f"falhando desde antes de {now - pause_after:%Y-%m-%d %H:%M} UTC",
+                )
+            )
+        return paused
+
+    # --- visibility and control --------------------------------------------------------------------
+
+    def find(self, where: DeliveryFilter, limit: int) -> list[DeliveryView]:
+        query = (
+            select(
+                deliveries.c.id,
+                deliveries.c.event_id,
+                events.c.event_type,
+                deliveries.c.subject_id,
+                deliveries.c.sequence,
+                deliveries.c.endpoint_code,
+                deliveries.c.state,
+                deliveries.c.attempts,
+                deliveries.c.next_attempt_at,
+                deliveries.c.last_status_code,
+                deliveries.c.last_error,
+                deliveries.c.created_at,
+                deliveries.c.delivered_at,
+            )
+            .select_from(deliveries.join(events, events.c.id == deliveries.c.event_id))
+            .where(*self._conditions(where))
+            .order_by(deliveries.c.created_at.desc(), deliveries.c.id.desc())
+            .limit(limit)
+        )
+        return [DeliveryView(**row._asdict()) for row in self.connection.execute(query)]
+
+    def attempts_of(self, delivery_ids: Collection[int]) -> dict[int, list[AttemptView]]:
+        found: dict[int, list[AttemptView]] = {delivery_id: [] for delivery_id in delivery_ids}
+        if not delivery_ids:
+            return found
+        rows = self.connection.execute(
+            select(delivery_attempts)
+            .where(delivery_attempts.c.delivery_id.in_(list(delivery_ids)))
+            .order_by(delivery_attempts.c.attempted_at, delivery_attempts.c.id)
+        )
+        for row in rows:
+            found[row.delivery_id].append(
+                AttemptView(
+                    row.attempted_at, row.status_code, row.latency_ms, row.response_snippet, row.error
+                )
+            )
+        return found
+
+    def replay(self, where: DeliveryFilter, now: datetime) -> int:
+        """Send matching deliveries again (whatever their state); their attempt log is kept."""
+        ids = (
+            select(deliveries.c.id)
+            .select_from(deliveries.join(events, events.c.id == deliveries.c.event_id))
+            .where(*self._conditions(where))
+        )
+        result = self.connection.execute(
+            update(deliveries)
+            .where(deliveries.c.id.in_(ids))
+            .values(
+                state="pending",
+                attempts=0,
+                next_attempt_at=now,
+                lease_owner=None,
+                lease_expires_at=None,
+                delivered_at=None,
+            )
+        )
+        return result.rowcount
+
+    def queue_stats(self) -> tuple[int, datetime | None]:
+        """Pending deliveries and the creation time of the oldest (metrics)."""
+        row = self.connection.execute(
+            select(func.count(), func.min(deliveries.c.created_at)).where(deliveries.c.state == "pending")
+        ).one()
+        return int(row[0]), row[1]
+
+    def _conditions(self, where: DeliveryFilter) -> list[Any]:
+        conditions: list[Any] = []
+        if where.account_id is not None:
+            conditions.append(events.c.account_id == where.account_id)
+        if where.since is not None:
+            conditions.append(deliveries.c.created_at >= where.since)
+        if where.failed_only:
+            conditions.append(
+                or_(
+                    deliveries.c.state == "failed",
+                    and_(deliveries.c.state == "pending", deliveries.c.attempts > 0),
+                )
+            )
+        if where.endpoint_code is not None:
+            conditions.append(deliveries.c.endpoint_code == where.endpoint_code)
+        if where.event_id is not None:
+            conditions.append(deliveries.c.event_id == where.event_id)
+        return conditions
+
+
+def _claimed(delivery: Any, event: Any, endpoint: Any) -> ClaimedDelivery:
+    return ClaimedDelivery(
+        id=delivery.id,
+        attempts=delivery.attempts,
+        event_id=event.id,
+        event_type=event.event_type,
+        subject_id=event.subject_id,
+        sequence=event.sequence,
+        payload=event.payload,
+        event_created_at=event.created_at,
+        endpoint_code=endpoint.code,
+        url=endpoint.url,
+        secret=endpoint.secret,
+        previous_secret=endpoint.previous_secret,
+        previous_secret_expires_at=endpoint.previous_secret_expires_at,
+    )
+
+
+def _within_room(
+    candidates: Sequence[Any], limit: int, room: Mapping[str, int], default_room: int | None
+) -> list[Any]:
+    left = dict(room)
+    chosen: list[Any] = []
+    for candidate in candidates:
+        code = candidate.endpoint_code
+        free = left.get(code, default_room if default_room is not None else limit)
+        if free <= 0:
+            continue
+        left[code] = free - 1
+        chosen.append(candidate)
+        if len(chosen) == limit:
+            break
+    return chosen

@@ -1,0 +1,72 @@
+"""The transactional outbox: events are appended in the same transaction as the change they report.
+
+Writers (traffic services) call :meth:`EventRepository.append` on the connection of their own write
+transaction, so a committed state change always has its event and a rolled-back one never does. The
+delivery engine reads events whose ``fanned_out`` is false and turns them into per-endpoint deliveries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert
+
+from ramal.store.tables import events
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    id: str  # UUIDv7 from IdGenerator.call_id(): time-ordered, doubles as the webhook-id
+    account_id: int
+    pin_id: int
+    subject_type: str  # "call" | "message"
+    subject_id: str
+    event_type: str  # an ramal.services.events.EventType value
+    sequence: int  # 1, 2, 3... per subject: receivers order and dedupe by it
+    payload: dict[str, Any]  # English-keyed snapshot; see ramal.services.events
+    created_at: datetime
+
+
+class EventRepository:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def append(self, event: NewEvent) -> None:
+        self.connection.execute(
+            insert(events).values(
+                id=event.id,
+                account_id=event.account_id,
+                pin_id=event.pin_id,
+                subject_type=event.subject_type,
+                subject_id=event.subject_id,
+                event_type=event.event_type,
+                sequence=event.sequence,
+                payload=event.payload,
+                created_at=event.created_at,
+                fanned_out=False,
+            )
+        )
+
+    def append_many(self, batch: list[NewEvent]) -> None:
+        """Several events in one ``executemany`` (group-committed traffic)."""
+        if batch:
+            self.connection.execute(
+                insert(events),
+                [
+                    {
+                        "id": e.id,
+                        "account_id": e.account_id,
+                        "pin_id": e.pin_id,
+                        "subject_type": e.subject_type,
+                        "subject_id": e.subject_id,
+                        "event_type": e.event_type,
+                        "sequence": e.sequence,
+                        "payload": e.payload,
+                        "created_at": e.created_at,
+                        "fanned_out": False,
+                    }
+                    for e in batch
+                ],
+            )

@@ -1,0 +1,49 @@
+"""The claim's query plan on PostgreSQL: an index walk that stops at the LIMIT, whatever the statistics.
+
+A burst of events leaves PostgreSQL's statistics saying the deliveries table is nearly empty (autovacuum
+analyzes it up to a minute later); with a join in the claim it then chose a bitmap scan of the whole
+backlog plus a sort (60 ms per claim at 10k pending). This checks the plan itself, not a timing.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from ramal.container import Container
+from ramal.store.repositories.deliveries import DeliveryRepository
+from tests.conftest import Account
+from tests.delivery.helpers import add_events, register
+
+
+def test_claim_walks_the_due_index_on_a_fresh_backlog(container: Container, account: Account) -> None:
+    if not container.database.is_postgresql:
+        pytest.skip("SQLite serialises claims with BEGIN IMMEDIATE; its plan has no SKIP LOCKED walk")
+    register(container, account, "http://127.0.0.1:9/hook")
+    add_events(container, account, [(f"call-{n}", 1, "answered") for n in range(10000)])
+    plans: list[str] = []
+
+    def explain(_conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "FOR UPDATE" in statement and "FROM deliveries" in statement:
+            rows = cursor.connection.execute("EXPLAIN " + statement, parameters).fetchall()
+            plans.append("\n".join(row[0] for row in rows))
+
+    now = container.clock.now()
+    with container.database.write() as connection:
+        repo = DeliveryRepository(connection, postgresql=True)
+        while repo.fan_out(now, 500):
+            pass
+    event.listen(container.database.engine, "after_cursor_execute", explain)
+    try:
+        with container.database.write() as connection:
+            claimed = DeliveryRepository(connection, postgresql=True).claim(now, "w", timedelta(60), 10)
+    finally:
+        event.remove(container.database.engine, "after_cursor_execute", explain)
+    assert len(claimed) == 10
+    [plan] = plans
+    assert "Index Scan using ix_deliveries_due" in plan
+    assert "Sort" not in plan
+    assert "Bitmap" not in plan
