@@ -27,6 +27,7 @@ from ramal.services.calls import CallService
 from ramal.services.imports import CdrImportService
 from ramal.services.janitor import TokenJanitor
 from ramal.services.messages import MessageService
+from ramal.services.overview import OverviewService
 from ramal.services.statement import StatementService
 from ramal.services.tokens import TokenService
 from ramal.settings import Settings
@@ -63,6 +64,9 @@ class Container:
 
     def dispatcher(self) -> Dispatcher:
         return dispatcher_for(self.settings, self.database, self.clock)
+
+    def overview(self) -> OverviewService:
+        return OverviewService(self.database, self.clock, self.callbacks)
 
     def close(self) -> None:
         self.database.dispose()

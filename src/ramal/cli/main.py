@@ -6,7 +6,18 @@ from typing import Annotated
 
 import typer
 
-from ramal.cli import accounts, callbacks, client_commands, common, dev, imports, server, simulate, traffic
+from ramal.cli import (
+    accounts,
+    callbacks,
+    client_commands,
+    common,
+    dev,
+    imports,
+    server,
+    simulate,
+    status,
+    traffic,
+)
 
 app = typer.Typer(
     name="ramal",
@@ -22,6 +33,7 @@ app.add_typer(accounts.pin_app, name="pin")
 app.add_typer(accounts.credentials_app, name="credentials")
 app.add_typer(dev.dev_app, name="dev")
 app.command()(traffic.purge)
+app.command()(status.status)
 app.add_typer(simulate.simulate_app, name="simulate")
 app.add_typer(imports.import_app, name="import")
 app.add_typer(callbacks.callbacks_app, name="callbacks")
