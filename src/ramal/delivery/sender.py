@@ -67,6 +67,7 @@ class Sender:
         self, guard: AddressGuard, *, connect_timeout: float, total_timeout: float, limit: int
     ) -> None:
         self.guard = guard
+        self.total_timeout = total_timeout
         self.timeout = aiohttp.ClientTimeout(total=total_timeout, sock_connect=connect_timeout)
         self.limit = limit
         self._session: aiohttp.ClientSession | None = None
