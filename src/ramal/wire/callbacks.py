@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -23,6 +22,11 @@ from ramal.wire.messages import DIRECTION_WORDS, MESSAGE_STATUS_WORDS
 # The same words /voz/status answers (wire/calls.py), so a receiver sees one vocabulary.
 CALL_STATUS_WORDS = {**STATUS_WORDS, "incoming": "recebida"}
 _WIRE_TIME = "%Y-%m-%d %H:%M:%S"
+# What ``urlencode`` writes for each byte (``quote_plus``: unreserved bytes as they are, space as
+# "+", the rest %XX), as a ``str.translate`` table: the same output done in C, where urlencode loops
+# over the bytes in Python and was half the cost of rendering a body.
+_UNRESERVED = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~"
+_FORM_QUOTE = {b: "+" if b == 0x20 else f"%{b:02X}" for b in range(256) if b not in _UNRESERVED}
 
 
 def render_body(
@@ -31,8 +35,8 @@ def render_body(
     """The complete form body POSTed to a receiver: ``data=<url-encoded JSON>``."""
     data = render_data(event_type, payload, occurred_at, public_base_url)
     # "/" escaped like PHP's json_encode, as in every other JSON ramal writes (contract §1).
-    text = orjson.dumps(data).replace(b"/", b"\\/").decode()
-    return urlencode({"data": text}).encode()
+    text = orjson.dumps(data).replace(b"/", b"\\/")
+    return b"data=" + text.decode("latin-1").translate(_FORM_QUOTE).encode("ascii")
 
 
 def render_data(

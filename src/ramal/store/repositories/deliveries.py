@@ -109,6 +109,31 @@ _RECORD_RESULT = (
         delivered_at=bindparam("b_delivered"),
     )
 )
+# Endpoint health, updated every step that records results: built once, like the statements above.
+_ENDPOINT_CODES = callback_endpoints.c.code.in_(bindparam("codes", expanding=True))
+_HEALTHY = (
+    update(callback_endpoints)
+    .where(_ENDPOINT_CODES, callback_endpoints.c.failing_since.is_not(None))
+    .values(failing_since=None)
+)
+_GONE = (
+    update(callback_endpoints)
+    .where(_ENDPOINT_CODES, callback_endpoints.c.state == "active")
+    .values(state="disabled", state_reason="o destino respondeu HTTP 410 (Gone)")
+)
+_FAILING = (
+    update(callback_endpoints)
+    .where(_ENDPOINT_CODES, callback_endpoints.c.failing_since.is_(None))
+    .values(failing_since=bindparam("now"))
+)
+_STALE = select(callback_endpoints.c.code).where(
+    _ENDPOINT_CODES,
+    callback_endpoints.c.state == "active",
+    callback_endpoints.c.failing_since <= bindparam("cutoff"),
+)
+_PAUSE = (
+    update(callback_endpoints).where(_ENDPOINT_CODES).values(state="paused", state_reason=bindparam("reason"))
+)
 _ACTIVE_ENDPOINTS = select(
     callback_endpoints.c.code,
     callback_endpoints.c.url,
@@ -338,41 +363,18 @@ class DeliveryRepository:
         pause_after: timedelta,
     ) -> list[str]:
         """Track how long each endpoint has been failing; returns the codes paused just now."""
-        table = callback_endpoints
         if succeeded:
-            self.connection.execute(
-                update(table)
-                .where(table.c.code.in_(list(succeeded)), table.c.failing_since.is_not(None))
-                .values(failing_since=None)
-            )
+            self.connection.execute(_HEALTHY, {"codes": list(succeeded)})
         if gone:
-            self.connection.execute(
-                update(table)
-                .where(table.c.code.in_(list(gone)), table.c.state == "active")
-                .values(state="disabled", state_reason="o destino respondeu HTTP 410 (Gone)")
-            )
+            self.connection.execute(_GONE, {"codes": list(gone)})
         if not failed:
             return []
-        self.connection.execute(
-            update(table)
-            .where(table.c.code.in_(list(failed)), table.c.failing_since.is_(None))
-            .values(failing_since=now)
-        )
-        stale = and_(
-            table.c.code.in_(list(failed)),
-            table.c.state == "active",
-            table.c.failing_since <= now - pause_after,
-        )
-        paused = list(self.connection.execute(select(table.c.code).where(stale)).scalars())
+        self.connection.execute(_FAILING, {"codes": list(failed), "now": now})
+        cutoff = now - pause_after
+        paused = list(self.connection.execute(_STALE, {"codes": list(failed), "cutoff": cutoff}).scalars())
         if paused:
-            self.connection.execute(
-                update(table)
-                .where(table.c.code.in_(paused))
-                .values(
-                    state="paused",
-                    state_reason=f"falhando desde antes de {now - pause_after:%Y-%m-%d %H:%M} UTC",
-                )
-            )
+            reason = f"falhando desde antes de {cutoff:%Y-%m-%d %H:%M} UTC"
+            self.connection.execute(_PAUSE, {"codes": paused, "reason": reason})
         return paused
 
     # --- visibility and control --------------------------------------------------------------------
