@@ -83,6 +83,8 @@ class Dispatcher(Loop):
         self._finished: list[AttemptResult] = []
         self._given_back: list[int] = []
         self._wake = asyncio.Event()
+        self._slot_idle = False  # an attempt ended and no claim waited for its slot
+        self._record_batch = max(1, config.concurrency // 4)
         # How long a claim may wait for a slot and still be attempted inside its lease (at least half
         # the lease, for a lease configured shorter than the timeout).
         attempt_timeout = timedelta(seconds=sender.total_timeout)
@@ -109,14 +111,31 @@ class Dispatcher(Loop):
                 except Exception:
                     logger.exception("dispatcher step failed; retrying")
                     progressed = 0
-                self._wake.clear()
-                if self._finished or self._given_back or (progressed and self._slots.budget().free > 0):
-                    continue  # results to record, or a backlog to keep claiming
-                # Wait for an attempt to end (its result is then recorded) or the poll tick.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.idle_seconds)
+                await self._until_step_due(progressed, stop)
         finally:
             await self._drain()
+
+    async def _until_step_due(self, progressed: int, stop: asyncio.Event) -> None:
+        """Wait until the next step has enough to do, or the poll tick (new outbox events).
+
+        While claims wait in the local queue the slots stay busy, so the step waits for a batch of
+        results (each step has a fixed cost of a dozen statements and a commit); it runs at once
+        when a slot went idle for want of a claim, when claims are handed back, or when the last
+        step found a backlog and nothing waits.
+        """
+        while not stop.is_set():
+            self._wake.clear()
+            if (
+                self._given_back
+                or self._slot_idle
+                or len(self._finished) >= self._record_batch
+                or (progressed and not self._slots.waiting and self._slots.budget().free > 0)
+            ):
+                return
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.idle_seconds)
+            except TimeoutError:
+                return
 
     async def close(self) -> None:
         """Release the HTTP client (after ``run_once`` use; ``run_forever`` closes it itself)."""
@@ -144,6 +163,7 @@ class Dispatcher(Loop):
         """
         results, self._finished = self._finished, []
         given_back, self._given_back = self._given_back, []
+        self._slot_idle = False
         budget = self._slots.budget() if claim else None
         try:
             outcome = await asyncio.to_thread(self._transaction, results, given_back, budget)
@@ -204,7 +224,7 @@ class Dispatcher(Loop):
     def _ended(self, task: asyncio.Task[AttemptResult]) -> None:
         """An attempt ended: free its slot, start what waits for it, and wake the loop to record it."""
         claim = self._attempts.pop(task)
-        self._slots.finished(claim.endpoint_code)
+        self._slot_idle |= self._slots.finished(claim.endpoint_code)
         if not task.cancelled():  # cancelled only at interpreter exit: its lease expires instead
             result = task.result()
             self._finished.append(result)

@@ -79,11 +79,17 @@ class Slots:
                 del self._waiting[code]
         return start, stale
 
-    def finished(self, endpoint_code: str) -> None:
+    @property
+    def waiting(self) -> int:
+        return self._queued
+
+    def finished(self, endpoint_code: str) -> bool:
+        """An attempt ended; True if nothing of its endpoint waits to take the freed slot."""
         self._busy[endpoint_code] -= 1
         if not self._busy[endpoint_code]:
             del self._busy[endpoint_code]
         self._in_flight -= 1
+        return endpoint_code not in self._waiting
 
     def drop(self, endpoint_code: str | None = None) -> list[int]:
         """Forget the waiting claims of one endpoint (or all); returns their ids to give back."""
