@@ -7,10 +7,12 @@ deliveries. The *attempts* run on the event loop: each claim joins a local queue
 starts as soon as a slot is free, at most ``callback_concurrency`` in flight per process and
 ``callback_endpoint_concurrency`` per endpoint, so a hanging receiver holds a few slots for its
 timeout and never the whole process. The queue is claimed ahead (up to as many again as the in-flight
-limits), so an attempt that ends starts the next one at once, not after the next transaction; its
-result waits for the next step, and the steps follow one another while there is work. One
-transaction per step, not per delivery, is what lets a process deliver thousands per second on
-PostgreSQL's slow commits; while it commits, the HTTP slots stay busy.
+limits), so an attempt that ends starts the next one at once, not after the next transaction. Its
+result waits for the next step, which runs when a batch of results is in (a quarter of
+``callback_concurrency``), at once when a slot went idle for want of a claim (the low-traffic case:
+latency first), or at the poll tick. One transaction per step, not per delivery, is what lets a
+process deliver thousands per second on PostgreSQL's slow commits; while it commits, the HTTP slots
+stay busy.
 
 At-least-once: a delivery is leased while held; a worker that dies leaves its leases to expire and
 another worker retries them. A crash after the receiver answered but before the result was recorded
@@ -110,7 +112,8 @@ class Dispatcher(Loop):
                     progressed = await self._step()
                 except Exception:
                     logger.exception("dispatcher step failed; retrying")
-                    progressed = 0
+                    await asyncio.sleep(self.idle_seconds)  # the database may be down: do not spin
+                    continue
                 await self._until_step_due(progressed, stop)
         finally:
             await self._drain()
