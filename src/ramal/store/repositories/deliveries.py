@@ -38,6 +38,22 @@ _EARLIER_PENDING = (
     .limit(1)
     .scalar_subquery()
 )
+# "An earlier event of this subject is not fanned out yet (as far as this transaction can see)." On
+# PostgreSQL two workers fan out concurrently (SKIP LOCKED): if one holds a call's event 1 in its
+# uncommitted batch, the other may insert and claim event 2 in its own transaction, where event 1's
+# delivery does not exist yet, so ``_EARLIER_PENDING`` alone would let 2 go before 1. Event 1 is still
+# unfanned in that snapshot, which this catches; once the first commits, its pending delivery does.
+_EARLIER_EVENT = aliased(events, name="earlier_event")
+_EARLIER_UNFANNED = (
+    select(_EARLIER_EVENT.c.id)
+    .where(
+        _EARLIER_EVENT.c.subject_id == deliveries.c.subject_id,
+        _EARLIER_EVENT.c.sequence < deliveries.c.sequence,
+        _EARLIER_EVENT.c.fanned_out.is_(False),
+    )
+    .limit(1)
+    .scalar_subquery()
+)
 # The claim reads the deliveries table alone, walking the due index in order and stopping at the
 # LIMIT; endpoints and events are looked up by key afterwards. (Joining them into the claim let
 # PostgreSQL, on the stale statistics a burst leaves behind, pick a bitmap scan of the whole backlog
@@ -51,6 +67,7 @@ _DUE = (
         or_(deliveries.c.lease_expires_at.is_(None), deliveries.c.lease_expires_at <= bindparam("now")),
         deliveries.c.endpoint_code.in_(bindparam("codes", expanding=True)),
         _EARLIER_PENDING.is_(None),
+        _EARLIER_UNFANNED.is_(None),
     )
     .order_by(deliveries.c.next_attempt_at)  # exactly the due index: no sort of the backlog
     .limit(bindparam("limit"))
