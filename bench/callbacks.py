@@ -139,8 +139,17 @@ class Receiver:
         self.process.wait(10)
 
 
-async def bare_ceiling(url: str, body: bytes, total: int, concurrency: int = 64) -> float:
-    """The same bodies POSTed by a bare aiohttp client: what one process can push to this receiver."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def bare_ceiling(url: str, body: bytes, total: int, concurrency: int = 64) -> tuple[float, float]:
+    """The same bodies POSTed by a bare aiohttp client: what one process can push to this receiver.
+
+    Returns posts/s and the client's CPU microseconds per post (steadier than wall time under load).
+    """
     headers = {"content-type": "application/x-www-form-urlencoded", "webhook-id": str(uuid_utils.uuid7())}
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
         left = total
@@ -152,9 +161,9 @@ async def bare_ceiling(url: str, body: bytes, total: int, concurrency: int = 64)
                 async with session.post(url, data=body, headers=headers) as response:
                     await response.read()
 
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(one_worker() for _ in range(concurrency)))
-        return total / (time.perf_counter() - started)
+        return total / (time.perf_counter() - started), 1e6 * (time.process_time() - cpu) / total
 
 
 class Scenario:
@@ -227,7 +236,8 @@ def wait_unique(receiver: Receiver, target: int, limit: float = 300) -> float:
     return time.perf_counter() - started
 
 
-def throughput(database_url: str, receiver: Receiver, workers: int, events: int) -> float:
+def throughput(database_url: str, receiver: Receiver, workers: int, events: int) -> tuple[float, float]:
+    """Deliveries/s from the first delivery to the last, and the workers' CPU microseconds per delivery."""
     scenario = Scenario(database_url, receiver)
     for _ in range(events // 1000):
         scenario.append(1000)
@@ -235,12 +245,14 @@ def throughput(database_url: str, receiver: Receiver, workers: int, events: int)
     processes = scenario.workers(workers)
     try:
         wait_unique(receiver, 1, 120)  # timing starts at the first delivery, not at process start-up
+        cpu = sum(cpu_seconds(process.pid) for process in processes)
         first = receiver.stats()["unique"]
         elapsed = wait_unique(receiver, events)
+        cpu = sum(cpu_seconds(process.pid) for process in processes) - cpu
     finally:
         stop(processes)
         scenario.container.close()
-    return (events - first) / elapsed
+    return (events - first) / elapsed, 1e6 * cpu / (events - first)
 
 
 def latency(database_url: str, receiver: Receiver, rate: int, seconds: int) -> dict[str, float]:
@@ -293,14 +305,19 @@ def main() -> None:
         backends.append(("postgresql", None))
     try:
         print(f"load average before the run: {os.getloadavg()[0]:.1f} (2 cores, shared machine)")
-        ceiling = asyncio.run(bare_ceiling(receiver.url, body, args.events))
-        print(f"bare aiohttp ceiling (64 in flight, {len(body)}-byte body): {ceiling:,.0f} posts/s")
+        ceiling, post_cpu = asyncio.run(bare_ceiling(receiver.url, body, args.events))
+        print(
+            f"bare aiohttp ceiling (64 in flight, {len(body)}-byte body): {ceiling:,.0f} posts/s, "
+            f"client CPU {post_cpu:.0f} us/post"
+        )
         for name, template in backends:
             for workers in (1, 2):
                 url = _fresh(template)
-                rate = throughput(url, receiver, workers, args.events)
-                share = 100 * rate / ceiling
-                print(f"{name:<10} {workers} worker(s): {rate:,.0f} deliveries/s ({share:.0f} % of ceiling)")
+                rate, cpu = throughput(url, receiver, workers, args.events)
+                print(
+                    f"{name:<10} {workers} worker(s): {rate:,.0f} deliveries/s ({100 * rate / ceiling:.0f} % "
+                    f"of ceiling), worker CPU {cpu:.0f} us/delivery, load {os.getloadavg()[0]:.1f}"
+                )
             stats = latency(_fresh(template), receiver, args.rate, args.seconds)
             print(
                 f"{name:<10} latency at {args.rate} events/s for {args.seconds} s: "

@@ -47,3 +47,22 @@ def test_claim_walks_the_due_index_on_a_fresh_backlog(container: Container, acco
     assert "Index Scan using ix_deliveries_due" in plan
     assert "Sort" not in plan
     assert "Bitmap" not in plan
+
+
+def test_a_later_event_waits_while_another_worker_fans_out_the_earlier_one(
+    container: Container, account: Account
+) -> None:
+    if not container.database.is_postgresql:
+        pytest.skip("SQLite's BEGIN IMMEDIATE serialises fan-outs: no concurrent batches")
+    register(container, account, "http://127.0.0.1:9/hook")
+    add_events(container, account, [("call-1", 1, "ringing"), ("call-1", 2, "answered")])
+    now, lease = container.clock.now(), timedelta(seconds=60)
+    with container.database.write() as first:
+        assert DeliveryRepository(first, postgresql=True).fan_out(now, 1) == 1  # event 1, not committed
+        with container.database.write() as second:
+            other = DeliveryRepository(second, postgresql=True)
+            assert other.fan_out(now, 10) == 1  # event 2: event 1 is locked by the first batch
+            assert other.claim(now, "other", lease, 10) == []  # event 2 must wait for event 1
+    with container.database.write() as connection:
+        [claimed] = DeliveryRepository(connection, postgresql=True).claim(now, "w", lease, 10)
+    assert claimed.sequence == 1

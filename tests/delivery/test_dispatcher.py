@@ -15,7 +15,7 @@ from ramal.clock import ManualClock
 from ramal.container import Container
 from ramal.delivery.guard import AddressGuard
 from ramal.delivery.signer import verify
-from ramal.store.repositories.deliveries import DeliveryFilter
+from ramal.store.repositories.deliveries import DeliveryFilter, DeliveryRepository
 from ramal.store.tables import callback_endpoints, deliveries
 from tests.conftest import Account
 from tests.delivery.helpers import (
@@ -391,3 +391,28 @@ async def test_a_hanging_endpoint_does_not_slow_another(
     assert len(receiver.received) == 40
     assert elapsed < 2.0, elapsed
     assert len(stuck.received) <= 8  # capped per endpoint: the hanging one holds few slots
+
+
+def test_a_claim_handed_back_is_claimable_again_at_once_but_only_by_its_owner(
+    container: Container, account: Account
+) -> None:
+    register(container, account, "http://127.0.0.1:9/hook")
+    add_events(container, account, [("call-1", 1, "answered")])
+    now, lease = container.clock.now(), timedelta(seconds=60)
+
+    def claim(owner: str) -> list[int]:
+        with container.database.write() as connection:
+            repo = DeliveryRepository(connection, postgresql=container.database.is_postgresql)
+            repo.fan_out(now, 10)
+            return [c.id for c in repo.claim(now, owner, lease, 10)]
+
+    def give_back(ids: list[int], owner: str) -> None:
+        with container.database.write() as connection:
+            DeliveryRepository(connection, postgresql=container.database.is_postgresql).give_back(ids, owner)
+
+    [held] = claim("worker-a")
+    assert claim("worker-b") == []  # leased
+    give_back([held], "worker-b")  # not its lease: nothing changes
+    assert claim("worker-b") == []
+    give_back([held], "worker-a")
+    assert claim("worker-b") == [held]

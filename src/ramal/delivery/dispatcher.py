@@ -1,15 +1,24 @@
-"""The dispatcher: outbox -> deliveries -> HTTP attempts -> results, as one background loop.
+"""The dispatcher: outbox -> deliveries -> HTTP attempts -> results, as a pipeline in one process.
 
-Each cycle (1) records the results of finished attempts, (2) fans new outbox events out to the
-endpoints that want them, (3) claims as many due deliveries as there are free slots and starts an
-attempt task for each. Attempts run concurrently (``callback_concurrency`` per process) and at most
+Two things run side by side. The *database step* runs in a thread, one write transaction at a
+time: it records the attempts that ended since the previous step (and hands back claims this process
+will not send), fans new outbox events out to the endpoints that want them, and claims due
+deliveries. The *attempts* run on the event loop: each claim joins a local queue (:mod:`slots`) and
+starts as soon as a slot is free, at most ``callback_concurrency`` in flight per process and
 ``callback_endpoint_concurrency`` per endpoint, so a hanging receiver holds a few slots for its
-timeout and never the whole process. Results are written in batches (one transaction per cycle), which
-is what lets one process reach thousands of deliveries per second on PostgreSQL's slow commits.
+timeout and never the whole process. The queue is claimed ahead (up to as many again as the in-flight
+limits), so an attempt that ends starts the next one at once, not after the next transaction. Its
+result waits for the next step, which runs when a batch of results is in (a quarter of
+``callback_concurrency``), at once when a slot went idle for want of a claim (the low-traffic case:
+latency first), or at the poll tick. One transaction per step, not per delivery, is what lets a
+process deliver thousands per second on PostgreSQL's slow commits; while it commits, the HTTP slots
+stay busy.
 
-At-least-once: a delivery is leased while in flight; a worker that dies leaves its leases to expire
-and another worker retries them. A crash after the receiver answered but before the result was
-recorded means the event is sent again: receivers dedupe by ``webhook-id``.
+At-least-once: a delivery is leased while held; a worker that dies leaves its leases to expire and
+another worker retries them. A crash after the receiver answered but before the result was recorded
+means the event is sent again: receivers dedupe by ``webhook-id``. Per-call order holds because a
+delivery is only claimable once the previous event of its subject for that endpoint is recorded as
+no longer pending, and a result is recorded only after its attempt ended.
 """
 
 from __future__ import annotations
@@ -20,7 +29,6 @@ import logging
 import os
 import secrets
 import socket
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -32,6 +40,7 @@ from ramal.delivery.guard import AddressGuard, parse_callback_url
 from ramal.delivery.schedule import RetrySchedule
 from ramal.delivery.sender import Response, Sender
 from ramal.delivery.signer import signature_header
+from ramal.delivery.slots import Budget, Ready, Slots
 from ramal.loops import Loop
 from ramal.settings import Settings
 from ramal.store.database import Database
@@ -71,18 +80,25 @@ class Dispatcher(Loop):
         self.schedule = schedule
         self.config = config
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-        self._in_flight: dict[asyncio.Task[AttemptResult], ClaimedDelivery] = {}
+        self._slots = Slots(config.concurrency, config.endpoint_concurrency)
+        self._attempts: dict[asyncio.Task[AttemptResult], ClaimedDelivery] = {}
         self._finished: list[AttemptResult] = []
+        self._given_back: list[int] = []
         self._wake = asyncio.Event()
+        self._slot_idle = False  # an attempt ended and no claim waited for its slot
+        self._record_batch = max(1, config.concurrency // 4)
+        # How long a claim may wait for a slot and still be attempted inside its lease (at least half
+        # the lease, for a lease configured shorter than the timeout).
+        attempt_timeout = timedelta(seconds=sender.total_timeout)
+        self._queue_wait = max(config.lease - attempt_timeout, config.lease / 2)
 
     # --- the loop ---------------------------------------------------------------------------------
 
     async def run_once(self) -> int:
-        """One complete cycle, waiting for its attempts to finish and recording them (tests use it)."""
-        done = await self._cycle()
-        if self._in_flight:
-            await asyncio.wait(list(self._in_flight))
-        await self._cycle(claim=False)
+        """One step, then every claim attempted and recorded (what tests drive)."""
+        done = await self._step()
+        await self._wait_attempts()
+        await self._step(claim=False)
         return done
 
     async def run_forever(self, stop: asyncio.Event) -> None:
@@ -93,90 +109,132 @@ class Dispatcher(Loop):
         try:
             while not stop.is_set():
                 try:
-                    progressed = await self._cycle()
+                    progressed = await self._step()
                 except Exception:
-                    logger.exception("dispatcher cycle failed; retrying")
-                    progressed = 0
-                self._wake.clear()
-                if any(task.done() for task in self._in_flight) or (progressed and not self._in_flight):
-                    continue  # results to record, or a backlog to keep claiming
-                # Wait for an attempt to finish (so results are written in batches) or the poll tick.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.idle_seconds)
+                    logger.exception("dispatcher step failed; retrying")
+                    await asyncio.sleep(self.idle_seconds)  # the database may be down: do not spin
+                    continue
+                await self._until_step_due(progressed, stop)
         finally:
             await self._drain()
 
-    async def _cycle(self, *, claim: bool = True) -> int:
-        """Record finished attempts, fan out, and claim more, all in ONE write transaction.
+    async def _until_step_due(self, progressed: int, stop: asyncio.Event) -> None:
+        """Wait until the next step has enough to do, or the poll tick (new outbox events).
 
-        One transaction per cycle (not one per step or per delivery) is what the throughput rests on:
-        a SQLite write lock or a PostgreSQL commit costs about a millisecond whatever it carries.
+        While claims wait in the local queue the slots stay busy, so the step waits for a batch of
+        results (each step has a fixed cost of a dozen statements and a commit); it runs at once
+        when a slot went idle for want of a claim, when claims are handed back, or when the last
+        step found a backlog and nothing waits.
         """
-        self._collect()
-        batch, self._finished = self._finished, []
-        free = self.config.concurrency - len(self._in_flight) if claim else 0
-        try:
-            fanned, claims, paused = await asyncio.to_thread(self._step, batch, free, self._room(), claim)
-        except Exception:
-            self._finished = batch + self._finished  # keep them: written next cycle
-            raise
-        self._report_paused(paused)
-        bodies = self._render(claims)
-        for claimed in claims:
-            task = asyncio.create_task(self._attempt(claimed, bodies[claimed.event_id]))
-            task.add_done_callback(lambda _: self._wake.set())
-            self._in_flight[task] = claimed
-        return len(batch) + fanned + len(claims)
+        while not stop.is_set():
+            self._wake.clear()
+            if (
+                self._given_back
+                or self._slot_idle
+                or len(self._finished) >= self._record_batch
+                or (progressed and not self._slots.waiting and self._slots.budget().free > 0)
+            ):
+                return
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.idle_seconds)
+            except TimeoutError:
+                return
 
     async def close(self) -> None:
         """Release the HTTP client (after ``run_once`` use; ``run_forever`` closes it itself)."""
         await self.sender.close()
 
     async def _drain(self) -> None:
-        """On shutdown: let attempts in flight finish (bounded by their timeout) and record them."""
-        if self._in_flight:
-            await asyncio.wait(list(self._in_flight))
+        """On shutdown: hand back waiting claims, let attempts in flight end, record everything."""
+        self._given_back.extend(self._slots.drop())
+        await self._wait_attempts()
         with contextlib.suppress(Exception):
-            await self._cycle(claim=False)
+            await self._step(claim=False)
         await self.sender.close()
 
-    # --- bookkeeping ------------------------------------------------------------------------------
+    async def _wait_attempts(self) -> None:
+        while self._attempts:  # each ending attempt may start a waiting one
+            await asyncio.wait(list(self._attempts))
 
-    def _collect(self) -> None:
-        for task in [t for t in self._in_flight if t.done()]:
-            self._in_flight.pop(task)
-            self._finished.append(task.result())
+    # --- the database step (runs in a thread while attempts go on) -------------------------------
 
-    def _room(self) -> dict[str, int]:
-        """Free per-endpoint slots of endpoints with attempts in flight (others have the full cap)."""
-        busy = Counter(claim.endpoint_code for claim in self._in_flight.values())
-        return {code: self.config.endpoint_concurrency - n for code, n in busy.items()}
+    async def _step(self, *, claim: bool = True) -> int:
+        """Record what ended, hand back, fan out, and claim, in ONE write transaction.
 
-    # --- database steps (run in a thread) ---------------------------------------------------------
+        One transaction per step (not one per delivery) is what the throughput rests on: a SQLite
+        write lock or a PostgreSQL commit costs about a millisecond whatever it carries.
+        """
+        results, self._finished = self._finished, []
+        given_back, self._given_back = self._given_back, []
+        self._slot_idle = False
+        budget = self._slots.budget() if claim else None
+        try:
+            outcome = await asyncio.to_thread(self._transaction, results, given_back, budget)
+        except Exception:
+            self._finished = results + self._finished  # keep them: written next step
+            self._given_back = given_back + self._given_back
+            raise
+        fanned, claims, paused, claimed_at = outcome
+        self._report_paused(paused)
+        self._queue(claims, claimed_at + self._queue_wait)
+        return len(results) + fanned + len(claims)
 
-    def _step(
-        self, batch: list[AttemptResult], free: int, room: dict[str, int], fan_out: bool
-    ) -> tuple[int, list[ClaimedDelivery], list[str]]:
+    def _transaction(
+        self, results: list[AttemptResult], given_back: list[int], budget: Budget | None
+    ) -> tuple[int, list[ClaimedDelivery], list[str], datetime]:
         now = self.clock.now()
         with self.database.write() as connection:
             repo = self._repo(connection)
-            paused: list[str] = []
-            if batch:
-                repo.record(batch)
-                paused = repo.update_health(
-                    succeeded={r.endpoint_code for r in batch if r.outcome == "delivered"},
-                    failed={r.endpoint_code for r in batch if r.outcome in ("retry", "failed")},
-                    gone={r.endpoint_code for r in batch if r.outcome == "gone"},
-                    now=now,
-                    pause_after=self.config.pause_after,
-                )
-            fanned = repo.fan_out(now, FAN_OUT_BATCH) if fan_out else 0
+            paused = self._record(repo, results, now)
+            repo.give_back(given_back, self.owner)
+            fanned = repo.fan_out(now, FAN_OUT_BATCH) if budget is not None else 0
             claims = (
-                repo.claim(now, self.owner, self.config.lease, free, room, self.config.endpoint_concurrency)
-                if free > 0
+                repo.claim(now, self.owner, self.config.lease, budget.free, budget.room, budget.default_room)
+                if budget is not None and budget.free > 0
                 else []
             )
-        return fanned, claims, paused
+        return fanned, claims, paused, now
+
+    def _record(self, repo: DeliveryRepository, results: list[AttemptResult], now: datetime) -> list[str]:
+        """Log the attempts, move their deliveries on, and track endpoint health; returns paused codes."""
+        if not results:
+            return []
+        repo.record(results)
+        return repo.update_health(
+            succeeded={r.endpoint_code for r in results if r.outcome == "delivered"},
+            failed={r.endpoint_code for r in results if r.outcome in ("retry", "failed")},
+            gone={r.endpoint_code for r in results if r.outcome == "gone"},
+            now=now,
+            pause_after=self.config.pause_after,
+        )
+
+    # --- the local queue and the attempts (event loop) -------------------------------------------
+
+    def _queue(self, claims: list[ClaimedDelivery], start_by: datetime) -> None:
+        bodies = self._render(claims)
+        for claim in claims:
+            self._slots.add(Ready(claim, bodies[claim.event_id], start_by))
+        self._start_ready()
+
+    def _start_ready(self) -> None:
+        ready, stale = self._slots.take(self.clock.now())
+        self._given_back.extend(stale)
+        for item in ready:
+            task = asyncio.create_task(self._attempt(item.claim, item.body))
+            self._attempts[task] = item.claim
+            task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[AttemptResult]) -> None:
+        """An attempt ended: free its slot, start what waits for it, and wake the loop to record it."""
+        claim = self._attempts.pop(task)
+        self._slot_idle |= self._slots.finished(claim.endpoint_code)
+        if not task.cancelled():  # cancelled only at interpreter exit: its lease expires instead
+            result = task.result()
+            self._finished.append(result)
+            if result.outcome == "gone":  # the endpoint is being disabled: send it nothing more
+                self._given_back.extend(self._slots.drop(claim.endpoint_code))
+        self._start_ready()
+        self._wake.set()
 
     def _report_paused(self, paused: list[str]) -> None:
         for code in paused:

@@ -14,6 +14,7 @@ import ipaddress
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import SplitResult, unquote, urlsplit
 
 MAX_URL_LENGTH = 2048
@@ -52,8 +53,13 @@ class CallbackTarget:
         return f"{scheme}://***@{rest}"
 
 
+@lru_cache(maxsize=1024)
 def parse_callback_url(url: str) -> CallbackTarget:
-    """Check the syntax rules (scheme, length, host, no fragment) and split off credentials."""
+    """Check the syntax rules (scheme, length, host, no fragment) and split off credentials.
+
+    Cached: the dispatcher parses an endpoint's URL for every attempt, and the answer depends on the
+    string alone (a refusal raises, and is not cached).
+    """
     if len(url) > MAX_URL_LENGTH:
         raise UnsafeTarget(f"URL excede {MAX_URL_LENGTH} caracteres")
     if any(ch.isspace() or ord(ch) < 32 for ch in url):

@@ -67,9 +67,11 @@ class Sender:
         self, guard: AddressGuard, *, connect_timeout: float, total_timeout: float, limit: int
     ) -> None:
         self.guard = guard
+        self.total_timeout = total_timeout
         self.timeout = aiohttp.ClientTimeout(total=total_timeout, sock_connect=connect_timeout)
         self.limit = limit
         self._session: aiohttp.ClientSession | None = None
+        self._cleared: set[str] = set()  # hosts known to be names or allowed literals
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:  # created lazily: it must be made inside the running event loop
@@ -120,11 +122,21 @@ class Sender:
             return Response(None, time.perf_counter() - started, error=_describe(failure))
 
     def _check_literal(self, host: str) -> None:
+        """Refuse a forbidden literal address; a host that passed once is not parsed again.
+
+        The guard does not change for the life of a sender and a literal always means the same
+        address, so the answer is remembered (one entry per callback host): parsing and checking
+        it on every attempt cost more than signing the body.
+        """
+        if host in self._cleared:
+            return
         try:
             address = ipaddress.ip_address(host)
         except ValueError:
-            return  # a name: GuardedResolver checks what it resolves to
-        self.guard.check_address(address)
+            address = None  # a name: GuardedResolver checks what it resolves to
+        if address is not None:
+            self.guard.check_address(address)  # raises for a forbidden one, which is never remembered
+        self._cleared.add(host)
 
 
 def _describe(failure: BaseException) -> str:

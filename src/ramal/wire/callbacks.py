@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -23,6 +22,13 @@ from ramal.wire.messages import DIRECTION_WORDS, MESSAGE_STATUS_WORDS
 # The same words /voz/status answers (wire/calls.py), so a receiver sees one vocabulary.
 CALL_STATUS_WORDS = {**STATUS_WORDS, "incoming": "recebida"}
 _WIRE_TIME = "%Y-%m-%d %H:%M:%S"
+# What ``urlencode`` writes for each byte (``quote_plus``: unreserved bytes as they are, space as
+# "+", the rest %XX), looked up in a table: the same output in ~60 % of the time, where urlencode
+# builds it through str and a per-byte quoter call (measured on a 441-byte body: 20 us vs 34 us).
+_UNRESERVED = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~"
+_FORM_BYTE = [
+    bytes([b]) if b in _UNRESERVED else b"+" if b == 0x20 else f"%{b:02X}".encode() for b in range(256)
+]
 
 
 def render_body(
@@ -31,8 +37,8 @@ def render_body(
     """The complete form body POSTed to a receiver: ``data=<url-encoded JSON>``."""
     data = render_data(event_type, payload, occurred_at, public_base_url)
     # "/" escaped like PHP's json_encode, as in every other JSON ramal writes (contract §1).
-    text = orjson.dumps(data).replace(b"/", b"\\/").decode()
-    return urlencode({"data": text}).encode()
+    text = orjson.dumps(data).replace(b"/", b"\\/")
+    return b"data=" + b"".join([_FORM_BYTE[byte] for byte in text])
 
 
 def render_data(

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, Executable, Select, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
 from ramal.store.tables import callback_endpoints, deliveries, delivery_attempts, events
@@ -38,6 +38,22 @@ _EARLIER_PENDING = (
     .limit(1)
     .scalar_subquery()
 )
+# "An earlier event of this subject is not fanned out yet (as far as this transaction can see)." On
+# PostgreSQL two workers fan out concurrently (SKIP LOCKED): if one holds a call's event 1 in its
+# uncommitted batch, the other may insert and claim event 2 in its own transaction, where event 1's
+# delivery does not exist yet, so ``_EARLIER_PENDING`` alone would let 2 go before 1. Event 1 is still
+# unfanned in that snapshot, which this catches; once the first commits, its pending delivery does.
+_EARLIER_EVENT = aliased(events, name="earlier_event")
+_EARLIER_UNFANNED = (
+    select(_EARLIER_EVENT.c.id)
+    .where(
+        _EARLIER_EVENT.c.subject_id == deliveries.c.subject_id,
+        _EARLIER_EVENT.c.sequence < deliveries.c.sequence,
+        _EARLIER_EVENT.c.fanned_out.is_(False),
+    )
+    .limit(1)
+    .scalar_subquery()
+)
 # The claim reads the deliveries table alone, walking the due index in order and stopping at the
 # LIMIT; endpoints and events are looked up by key afterwards. (Joining them into the claim let
 # PostgreSQL, on the stale statistics a burst leaves behind, pick a bitmap scan of the whole backlog
@@ -51,6 +67,7 @@ _DUE = (
         or_(deliveries.c.lease_expires_at.is_(None), deliveries.c.lease_expires_at <= bindparam("now")),
         deliveries.c.endpoint_code.in_(bindparam("codes", expanding=True)),
         _EARLIER_PENDING.is_(None),
+        _EARLIER_UNFANNED.is_(None),
     )
     .order_by(deliveries.c.next_attempt_at)  # exactly the due index: no sort of the backlog
     .limit(bindparam("limit"))
@@ -59,11 +76,19 @@ _DUE = (
 # Statistics lag a burst by up to a minute (autovacuum's analyze), and with them PostgreSQL believes
 # the backlog is a few rows, so a sort looks free. The due index walk is right at every size.
 _INDEX_WALK = "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off"
-_PLANNER_DEFAULTS = "RESET enable_bitmapscan; RESET enable_sort"
 _LEASE = (
     update(deliveries)
     .where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
     .values(lease_owner=bindparam("owner"), lease_expires_at=bindparam("until"))
+)
+_GIVE_BACK = (
+    update(deliveries)
+    .where(
+        deliveries.c.id.in_(bindparam("ids", expanding=True)),
+        deliveries.c.lease_owner == bindparam("owner"),
+        deliveries.c.state == "pending",
+    )
+    .values(lease_owner=None, lease_expires_at=None)
 )
 _UNFANNED = (
     select(
@@ -101,6 +126,62 @@ _RECORD_RESULT = (
         delivered_at=bindparam("b_delivered"),
     )
 )
+# Endpoint health, updated every step that records results: built once, like the statements above.
+_ENDPOINT_CODES = callback_endpoints.c.code.in_(bindparam("codes", expanding=True))
+_HEALTHY = (
+    update(callback_endpoints)
+    .where(_ENDPOINT_CODES, callback_endpoints.c.failing_since.is_not(None))
+    .values(failing_since=None)
+)
+_GONE = (
+    update(callback_endpoints)
+    .where(_ENDPOINT_CODES, callback_endpoints.c.state == "active")
+    .values(state="disabled", state_reason="o destino respondeu HTTP 410 (Gone)")
+)
+_FAILING = (
+    update(callback_endpoints)
+    .where(_ENDPOINT_CODES, callback_endpoints.c.failing_since.is_(None))
+    .values(failing_since=bindparam("now"))
+)
+_STALE = select(callback_endpoints.c.code).where(
+    _ENDPOINT_CODES,
+    callback_endpoints.c.state == "active",
+    callback_endpoints.c.failing_since <= bindparam("cutoff"),
+)
+_PAUSE = (
+    update(callback_endpoints).where(_ENDPOINT_CODES).values(state="paused", state_reason=bindparam("reason"))
+)
+# The same three batch writes as single PostgreSQL statements over arrays (see ``_batch``).
+_RECORD_ATTEMPT_PG = """
+INSERT INTO delivery_attempts (delivery_id, attempted_at, status_code, latency_ms, response_snippet, error)
+SELECT * FROM unnest(%(b_id)s::integer[], %(b_at)s::timestamp[], %(b_status)s::integer[],
+                     %(b_latency)s::integer[], %(b_snippet)s::text[], %(b_error)s::text[])
+"""
+_RECORD_RESULT_PG = """
+UPDATE deliveries AS d
+SET state = v.state, attempts = d.attempts + 1, next_attempt_at = v.next_at, lease_owner = NULL,
+    lease_expires_at = NULL, last_status_code = v.status, last_error = v.error,
+    delivered_at = v.delivered_at
+FROM unnest(%(b_id)s::integer[], %(b_state)s::text[], %(b_next)s::timestamp[], %(b_status)s::integer[],
+            %(b_error)s::text[], %(b_delivered)s::timestamp[])
+     AS v(id, state, next_at, status, error, delivered_at)
+WHERE d.id = v.id AND d.state = 'pending'
+"""
+_FAN_OUT_COLUMNS = ("event_id", "endpoint_code", "subject_id", "sequence", "next_attempt_at")
+_FAN_OUT = insert(deliveries).values(
+    **{name: bindparam(name) for name in _FAN_OUT_COLUMNS},
+    state="pending",
+    attempts=0,
+    created_at=bindparam("next_attempt_at"),
+)
+_FAN_OUT_PG = """
+INSERT INTO deliveries (event_id, endpoint_code, subject_id, sequence, state, attempts, next_attempt_at,
+                        created_at)
+SELECT v.event_id, v.endpoint_code, v.subject_id, v.sequence, 'pending', 0, v.due, v.due
+FROM unnest(%(event_id)s::text[], %(endpoint_code)s::text[], %(subject_id)s::text[],
+            %(sequence)s::integer[], %(next_attempt_at)s::timestamp[])
+     AS v(event_id, endpoint_code, subject_id, sequence, due)
+"""
 _ACTIVE_ENDPOINTS = select(
     callback_endpoints.c.code,
     callback_endpoints.c.url,
@@ -189,6 +270,7 @@ class DeliveryRepository:
     def __init__(self, connection: Connection, *, postgresql: bool) -> None:
         self.connection = connection
         self.postgresql = postgresql
+        self._walking = False  # the index-walk planner settings are in force (PostgreSQL)
 
     # --- fan-out ---------------------------------------------------------------------------------
 
@@ -209,16 +291,7 @@ class DeliveryRepository:
             )
         ).all()
         rows = [
-            {
-                "event_id": event.id,
-                "endpoint_code": endpoint.code,
-                "subject_id": event.subject_id,
-                "sequence": event.sequence,
-                "state": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-            }
+            (event.id, endpoint.code, event.subject_id, event.sequence, now)
             for event in batch
             for endpoint in endpoints
             if endpoint.account_id == event.account_id
@@ -226,7 +299,7 @@ class DeliveryRepository:
             and endpoint.pin_id in (None, event.pin_id)
         ]
         if rows:
-            self.connection.execute(insert(deliveries), rows)
+            self._batch(_FAN_OUT, _FAN_OUT_PG, _FAN_OUT_COLUMNS, rows)
         self.connection.execute(
             update(events).where(events.c.id.in_([event.id for event in batch])).values(fanned_out=True)
         )
@@ -266,13 +339,17 @@ class DeliveryRepository:
         return self._walk_index(_DUE, {"now": now, "codes": codes, "limit": limit})
 
     def _walk_index(self, statement: Select[Any], params: dict[str, Any]) -> Sequence[Any]:
-        """Run a ``ORDER BY <indexed> LIMIT n FOR UPDATE SKIP LOCKED`` read as an index walk."""
-        if not self.postgresql:
-            return self.connection.execute(statement, params).all()
-        self.connection.exec_driver_sql(_INDEX_WALK)
-        rows = self.connection.execute(statement, params).all()
-        self.connection.exec_driver_sql(_PLANNER_DEFAULTS)
-        return rows
+        """Run a ``ORDER BY <indexed> LIMIT n FOR UPDATE SKIP LOCKED`` read as an index walk.
+
+        The planner settings are set once per transaction (``SET LOCAL``) and left in force to its
+        end rather than reset after each walk: a repository lives for one transaction, and the rest
+        of the dispatcher's step is key lookups, for which they change nothing. That saves two round
+        trips per walk.
+        """
+        if self.postgresql and not self._walking:
+            self.connection.exec_driver_sql(_INDEX_WALK)
+            self._walking = True
+        return self.connection.execute(statement, params).all()
 
     # --- results ---------------------------------------------------------------------------------
 
@@ -281,35 +358,60 @@ class DeliveryRepository:
         results = list(results)
         if not results:
             return
-        # One executemany per statement for the whole batch, with the statements built once.
-        self.connection.execute(
+        self._batch(
             _RECORD_ATTEMPT,
+            _RECORD_ATTEMPT_PG,
+            ("b_id", "b_at", "b_status", "b_latency", "b_snippet", "b_error"),
             [
-                {
-                    "b_id": r.delivery_id,
-                    "b_at": r.attempted_at,
-                    "b_status": r.status_code,
-                    "b_latency": r.latency_ms,
-                    "b_snippet": r.snippet,
-                    "b_error": r.error,
-                }
+                (r.delivery_id, r.attempted_at, r.status_code, r.latency_ms, r.snippet, r.error)
                 for r in results
             ],
         )
-        self.connection.execute(
+        self._batch(
             _RECORD_RESULT,
+            _RECORD_RESULT_PG,
+            ("b_id", "b_state", "b_next", "b_status", "b_error", "b_delivered"),
             [
-                {
-                    "b_id": r.delivery_id,
-                    "b_state": "pending" if r.outcome in ("retry", "gone") else r.outcome,
-                    "b_next": r.next_attempt_at,
-                    "b_status": r.status_code,
-                    "b_error": r.error,
-                    "b_delivered": r.attempted_at if r.outcome == "delivered" else None,
-                }
+                (
+                    r.delivery_id,
+                    "pending" if r.outcome in ("retry", "gone") else r.outcome,
+                    r.next_attempt_at,
+                    r.status_code,
+                    r.error,
+                    r.attempted_at if r.outcome == "delivered" else None,
+                )
                 for r in results
             ],
         )
+
+    def _batch(
+        self, statement: Executable, postgresql_sql: str, names: Sequence[str], rows: list[tuple[Any, ...]]
+    ) -> None:
+        """Run one statement for a batch of rows: SQLite an executemany (prepared once and stepped
+        in C), PostgreSQL ONE statement over ``unnest()``-ed arrays.
+
+        Why raw SQL on PostgreSQL: psycopg's executemany sends one statement per row, and with
+        ``plan_cache_mode = force_custom_plan`` (database.py) PostgreSQL plans every one of them, so
+        a batch of n results cost 2n plans on the 2 cores the worker shares with the server; with
+        arrays it is one plan per batch, and no per-row bind processing in SQLAlchemy either.
+        Datetimes go as naive UTC, the way :class:`UTCDateTime` stores them.
+        """
+        if not self.postgresql:
+            self.connection.execute(statement, [dict(zip(names, row, strict=True)) for row in rows])
+            return
+        columns = zip(*rows, strict=True)
+        self.connection.exec_driver_sql(
+            postgresql_sql,
+            {
+                name: [_naive_utc(value) for value in column]
+                for name, column in zip(names, columns, strict=True)
+            },
+        )
+
+    def give_back(self, ids: Collection[int], owner: str) -> None:
+        """End this owner's lease on deliveries it claimed but will not attempt (others may claim them)."""
+        if ids:
+            self.connection.execute(_GIVE_BACK, {"ids": list(ids), "owner": owner})
 
     def update_health(
         self,
@@ -320,41 +422,18 @@ class DeliveryRepository:
         pause_after: timedelta,
     ) -> list[str]:
         """Track how long each endpoint has been failing; returns the codes paused just now."""
-        table = callback_endpoints
         if succeeded:
-            self.connection.execute(
-                update(table)
-                .where(table.c.code.in_(list(succeeded)), table.c.failing_since.is_not(None))
-                .values(failing_since=None)
-            )
+            self.connection.execute(_HEALTHY, {"codes": list(succeeded)})
         if gone:
-            self.connection.execute(
-                update(table)
-                .where(table.c.code.in_(list(gone)), table.c.state == "active")
-                .values(state="disabled", state_reason="o destino respondeu HTTP 410 (Gone)")
-            )
+            self.connection.execute(_GONE, {"codes": list(gone)})
         if not failed:
             return []
-        self.connection.execute(
-            update(table)
-            .where(table.c.code.in_(list(failed)), table.c.failing_since.is_(None))
-            .values(failing_since=now)
-        )
-        stale = and_(
-            table.c.code.in_(list(failed)),
-            table.c.state == "active",
-            table.c.failing_since <= now - pause_after,
-        )
-        paused = list(self.connection.execute(select(table.c.code).where(stale)).scalars())
+        self.connection.execute(_FAILING, {"codes": list(failed), "now": now})
+        cutoff = now - pause_after
+        paused = list(self.connection.execute(_STALE, {"codes": list(failed), "cutoff": cutoff}).scalars())
         if paused:
-            self.connection.execute(
-                update(table)
-                .where(table.c.code.in_(paused))
-                .values(
-                    state="paused",
-                    state_reason=f"falhando desde antes de {now - pause_after:%Y-%m-%d %H:%M} UTC",
-                )
-            )
+            reason = f"falhando desde antes de {cutoff:%Y-%m-%d %H:%M} UTC"
+            self.connection.execute(_PAUSE, {"codes": paused, "reason": reason})
         return paused
 
     # --- visibility and control --------------------------------------------------------------------
@@ -446,6 +525,10 @@ class DeliveryRepository:
         if where.event_id is not None:
             conditions.append(deliveries.c.event_id == where.event_id)
         return conditions
+
+
+def _naive_utc(value: Any) -> Any:
+    return value.astimezone(UTC).replace(tzinfo=None) if isinstance(value, datetime) else value
 
 
 def _claimed(delivery: Any, event: Any, endpoint: Any) -> ClaimedDelivery:

@@ -1,0 +1,102 @@
+"""The dispatcher's local queue: which claimed deliveries may start now, and how many more to claim.
+
+A process holds a delivery from its claim until its attempt ends. Per endpoint it may have
+``endpoint_cap`` attempts in flight and as many again claimed and waiting; in all, ``concurrency`` in
+flight and as many again waiting. The waiting claims are what keeps the HTTP slots busy while the
+database step runs: when an attempt ends, the endpoint's next claim starts at once instead of after
+the next claim. A hanging endpoint still holds only its cap of connections (its waiting claims hold
+none), and a claim that waited past ``start_by`` is handed back, never sent, so an attempt never
+outlives its lease because it queued.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from dataclasses import dataclass
+from datetime import datetime
+
+from ramal.store.repositories.deliveries import ClaimedDelivery
+
+AHEAD = 2  # held = in flight + waiting, up to AHEAD x the in-flight limits
+
+
+@dataclass(frozen=True, slots=True)
+class Ready:
+    """A claimed delivery with its rendered body, to be started by ``start_by`` or given back."""
+
+    claim: ClaimedDelivery
+    body: bytes
+    start_by: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """How much the next claim may take: in all, and per endpoint (``room``, else ``default_room``)."""
+
+    free: int
+    room: dict[str, int]
+    default_room: int
+
+
+class Slots:
+    def __init__(self, concurrency: int, endpoint_cap: int) -> None:
+        self.concurrency = concurrency
+        self.endpoint_cap = endpoint_cap
+        self._waiting: dict[str, deque[Ready]] = {}
+        self._busy: Counter[str] = Counter()
+        self._in_flight = 0
+        self._queued = 0
+
+    @property
+    def idle(self) -> bool:
+        return self._in_flight == 0 and self._queued == 0
+
+    def budget(self) -> Budget:
+        """What may be claimed without exceeding the holding limits (see the module docstring)."""
+        cap = AHEAD * self.endpoint_cap
+        room = {code: cap - self._busy[code] - len(self._waiting.get(code, ())) for code in self._codes()}
+        return Budget(AHEAD * self.concurrency - self._in_flight - self._queued, room, cap)
+
+    def add(self, ready: Ready) -> None:
+        self._waiting.setdefault(ready.claim.endpoint_code, deque()).append(ready)
+        self._queued += 1
+
+    def take(self, now: datetime) -> tuple[list[Ready], list[int]]:
+        """Claims to start now (counted in flight from here), and ids of stale ones to give back."""
+        start: list[Ready] = []
+        stale: list[int] = []
+        for code, waiting in list(self._waiting.items()):
+            while waiting and self._in_flight < self.concurrency and self._busy[code] < self.endpoint_cap:
+                ready = waiting.popleft()
+                self._queued -= 1
+                if ready.start_by < now:
+                    stale.append(ready.claim.id)
+                    continue
+                self._busy[code] += 1
+                self._in_flight += 1
+                start.append(ready)
+            if not waiting:
+                del self._waiting[code]
+        return start, stale
+
+    @property
+    def waiting(self) -> int:
+        return self._queued
+
+    def finished(self, endpoint_code: str) -> bool:
+        """An attempt ended; True if nothing of its endpoint waits to take the freed slot."""
+        self._busy[endpoint_code] -= 1
+        if not self._busy[endpoint_code]:
+            del self._busy[endpoint_code]
+        self._in_flight -= 1
+        return endpoint_code not in self._waiting
+
+    def drop(self, endpoint_code: str | None = None) -> list[int]:
+        """Forget the waiting claims of one endpoint (or all); returns their ids to give back."""
+        codes = list(self._waiting) if endpoint_code is None else [endpoint_code]
+        ids = [ready.claim.id for code in codes for ready in self._waiting.pop(code, ())]
+        self._queued -= len(ids)
+        return ids
+
+    def _codes(self) -> set[str]:
+        return set(self._busy) | set(self._waiting)

@@ -1,0 +1,84 @@
+"""The dispatcher's local queue: claim ahead, but never more than the caps in flight."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from ramal.delivery.slots import Ready, Slots
+from ramal.store.repositories.deliveries import ClaimedDelivery
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+def ready(delivery_id: int, endpoint: str, start_by: datetime = NOW + timedelta(seconds=30)) -> Ready:
+    claim = ClaimedDelivery(
+        id=delivery_id,
+        attempts=0,
+        event_id=f"event-{delivery_id}",
+        event_type="call.answered",
+        subject_id=f"call-{delivery_id}",
+        sequence=1,
+        payload={},
+        event_created_at=NOW,
+        endpoint_code=endpoint,
+        url="http://127.0.0.1/hook",
+        secret="whsec_x",
+        previous_secret=None,
+        previous_secret_expires_at=None,
+    )
+    return Ready(claim, b"data=x", start_by)
+
+
+def started(slots: Slots) -> list[int]:
+    start, stale = slots.take(NOW)
+    assert stale == []
+    return [item.claim.id for item in start]
+
+
+def test_claims_ahead_up_to_twice_the_caps_and_starts_only_the_caps() -> None:
+    slots = Slots(concurrency=4, endpoint_cap=2)
+    budget = slots.budget()
+    assert (budget.free, budget.room, budget.default_room) == (8, {}, 4)
+    for n in range(4):
+        slots.add(ready(n, "slow"))
+    slots.add(ready(10, "fast"))
+    assert started(slots) == [0, 1, 10]  # "slow" is at its cap of 2 in flight
+    budget = slots.budget()
+    assert budget.free == 3
+    assert budget.room == {"slow": 0, "fast": 3}
+    assert started(slots) == []
+    slots.finished("slow")
+    assert started(slots) == [2]  # the next waiting claim of that endpoint starts at once
+    assert not slots.idle
+
+
+def test_the_process_cap_holds_across_endpoints() -> None:
+    slots = Slots(concurrency=2, endpoint_cap=2)
+    for n, code in enumerate(["a", "b", "c"]):
+        slots.add(ready(n, code))
+    assert len(started(slots)) == 2
+    slots.finished("a")
+    assert len(started(slots)) == 1
+
+
+def test_a_claim_that_waited_past_its_start_by_is_given_back_not_started() -> None:
+    slots = Slots(concurrency=1, endpoint_cap=1)
+    slots.add(ready(1, "a"))
+    slots.add(ready(2, "a", start_by=NOW - timedelta(seconds=1)))
+    slots.add(ready(3, "a"))
+    assert started(slots) == [1]
+    slots.finished("a")
+    start, stale = slots.take(NOW)
+    assert ([item.claim.id for item in start], stale) == ([3], [2])
+
+
+def test_drop_hands_back_waiting_claims_of_one_endpoint_or_all() -> None:
+    slots = Slots(concurrency=1, endpoint_cap=1)
+    for n, code in enumerate(["a", "a", "b", "b"]):
+        slots.add(ready(n, code))
+    assert started(slots) == [0]
+    assert slots.drop("a") == [1]
+    assert slots.drop() == [2, 3]
+    slots.finished("a")
+    assert slots.idle
+    assert slots.budget().free == 2
