@@ -1,7 +1,7 @@
 """Bulk insertion of imported calls, skipping those already present (same account and external id).
 
 Row-at-a-time SQLAlchemy inserts manage ~5k rows/s; CDR imports need ten times that, so rows arrive
-as plain tuples in the column order below and go to the driver directly: one ``executemany`` per batch
+as plain lists in the column order below and go to the driver directly: one ``executemany`` per batch
 on SQLite, ``COPY`` on PostgreSQL (~2x executemany there, ``limits.md`` §2), after one indexed lookup
 of the batch's keys. Times are given already encoded by :func:`encode_time`.
 """
@@ -37,8 +37,8 @@ CALL_COLUMNS = (
 )
 FIELD_COLUMNS = ("call_id", "key", "value", "account_id", "pin_id", "started_at")
 
-CallTuple = tuple[Any, ...]  # values in CALL_COLUMNS order
-FieldTuple = tuple[Any, ...]  # values in FIELD_COLUMNS order
+CallRow = list[Any]  # values in CALL_COLUMNS order
+FieldRow = list[Any]  # values in FIELD_COLUMNS order
 
 _CALL_LIST = ", ".join(CALL_COLUMNS)
 _FIELD_LIST = ", ".join(FIELD_COLUMNS)
@@ -67,7 +67,7 @@ def encode_time(utc_text: str) -> str:
     return utc_text + ".000000"
 
 
-def insert_new_calls(connection: Connection, calls: Sequence[CallTuple], fields: Sequence[FieldTuple]) -> int:
+def insert_new_calls(connection: Connection, calls: Sequence[CallRow], fields: Sequence[FieldRow]) -> int:
     """Insert ``calls`` whose (account, external id) is new, and the ``fields`` of those calls only.
 
     Returns how many calls were inserted. Call ids must be fresh: a field row is kept exactly when
@@ -80,7 +80,7 @@ def insert_new_calls(connection: Connection, calls: Sequence[CallTuple], fields:
     return _insert_sqlite(connection, calls, fields)
 
 
-def _insert_sqlite(connection: Connection, calls: Sequence[CallTuple], fields: Sequence[FieldTuple]) -> int:
+def _insert_sqlite(connection: Connection, calls: Sequence[CallRow], fields: Sequence[FieldRow]) -> int:
     """Plain executemany of the calls not yet stored, found with one indexed lookup per chunk.
 
     Looking the keys up first is ~2x faster than ``INSERT ... SELECT ... WHERE EXISTS`` per field row,
@@ -104,7 +104,7 @@ def _insert_sqlite(connection: Connection, calls: Sequence[CallTuple], fields: S
         cursor.close()
 
 
-def _first_of_each_key(calls: Sequence[CallTuple], present: set[str]) -> list[CallTuple]:
+def _first_of_each_key(calls: Sequence[CallRow], present: set[str]) -> list[CallRow]:
     """The calls whose key is neither stored nor taken by an earlier call of the batch."""
     seen = set(present)
     fresh = []
@@ -116,7 +116,7 @@ def _first_of_each_key(calls: Sequence[CallTuple], present: set[str]) -> list[Ca
     return fresh
 
 
-def _present_keys(cursor: Any, calls: Sequence[CallTuple]) -> set[str]:
+def _present_keys(cursor: Any, calls: Sequence[CallRow]) -> set[str]:
     """External ids of ``calls`` already stored for their account (one account per batch)."""
     if not calls:
         return set()
@@ -133,7 +133,7 @@ def _present_keys(cursor: Any, calls: Sequence[CallTuple]) -> set[str]:
     return present
 
 
-def _copy(cursor: Any, table: str, columns: str, rows: Sequence[tuple[Any, ...]]) -> None:
+def _copy(cursor: Any, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> None:
     if not rows:
         return
     with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
@@ -141,9 +141,7 @@ def _copy(cursor: Any, table: str, columns: str, rows: Sequence[tuple[Any, ...]]
             copy.write_row(row)
 
 
-def _insert_postgresql(
-    connection: Connection, calls: Sequence[CallTuple], fields: Sequence[FieldTuple]
-) -> int:
+def _insert_postgresql(connection: Connection, calls: Sequence[CallRow], fields: Sequence[FieldRow]) -> int:
     """``COPY`` of the calls not yet stored straight into the tables.
 
     Measured against COPY into a staging table + ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``:
