@@ -160,7 +160,9 @@ def test_an_interrupted_import_completes_on_rerun_without_duplicates(
     container: Container, account: Account, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     service = CdrImportService(container.database, container.clock, container.ids, batch_size=2)
-    real_insert = imports.insert_new_calls
+    # SQLite stores batch by batch, PostgreSQL in one transaction.
+    name = "insert_new_calls" if container.database.is_postgresql else "store_batch"
+    real_insert = getattr(imports, name)
     batches = {"n": 0}
 
     def crash_on_third_batch(*args: Any) -> int:
@@ -169,16 +171,29 @@ def test_an_interrupted_import_completes_on_rerun_without_duplicates(
             raise RuntimeError("power cut")
         return real_insert(*args)
 
-    monkeypatch.setattr(imports, "insert_new_calls", crash_on_third_batch)
+    monkeypatch.setattr(imports, name, crash_on_third_batch)
     with pytest.raises(RuntimeError):
         service.import_asterisk_csv(SAMPLE, account.pin)
     # SQLite commits batch by batch; PostgreSQL imports in one transaction, rolled back whole.
     stored = 0 if container.database.is_postgresql else 4
     assert count(container, calls) == stored
-    monkeypatch.setattr(imports, "insert_new_calls", real_insert)
+    monkeypatch.setattr(imports, name, real_insert)
     report = service.import_asterisk_csv(SAMPLE, account.pin)
     assert (report.imported, report.already_present) == (6 - stored, stored)
     assert (count(container, calls), count(container, call_fields)) == (6, 2)
+
+
+def test_foreign_keys_are_checked_again_after_an_import(container: Container, account: Account) -> None:
+    """The SQLite store turns per-row foreign-key checks off on its pooled connection, and back on."""
+    container.imports.import_asterisk_csv(SAMPLE, account.pin)
+    if container.database.is_postgresql:
+        return
+    held = [container.database.engine.raw_connection() for _ in range(3)]
+    try:
+        assert [raw.driver_connection.execute("PRAGMA foreign_keys").fetchone() for raw in held] == [(1,)] * 3
+    finally:
+        for raw in held:
+            raw.close()
 
 
 MALFORMED = (

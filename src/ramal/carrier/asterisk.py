@@ -296,11 +296,13 @@ def renumbered_keys(earlier: dict[str, int], later: dict[str, int]) -> dict[str,
 
     Adds ``later``'s counts to ``earlier``, so that it describes every part read so far.
     """
+    shared = [(uniqueid, earlier[uniqueid]) for uniqueid in earlier.keys() & later.keys()]
+    earlier.update(later)  # a million-row file has ~a million keys: set and dict operations in C
     renamed: dict[str, str] = {}
-    for uniqueid, count in later.items():
-        before = earlier.get(uniqueid, 0)
+    for uniqueid, before in shared:
+        count = later[uniqueid]
         earlier[uniqueid] = before + count
-        for seen in range(1, count + 1) if before else ():
+        for seen in range(1, count + 1):
             renamed[_numbered_key(uniqueid, seen)] = _numbered_key(uniqueid, before + seen)
     return renamed
 

@@ -51,6 +51,7 @@ from ramal.store.repositories.call_import import (
     FieldRow,
     encode_time,
     insert_new_calls,
+    store_batch,
 )
 
 DEFAULT_BATCH_SIZE = 20_000
@@ -183,8 +184,7 @@ class CdrImportService:
                 progress.start("Importando", rows)
             imported = 0
             for calls, fields in _stored_rows(checked, self.ids.call_id):
-                with self.database.write() as connection:
-                    imported += insert_new_calls(connection, calls, fields)
+                imported += store_batch(self.database, calls, fields)
                 if progress:
                     progress.advance(len(calls))
         return rows, imported, bad
