@@ -23,6 +23,7 @@ months-old "call completed" notifications.
 
 from __future__ import annotations
 
+import gc
 import marshal
 import multiprocessing
 import os
@@ -30,6 +31,7 @@ import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, tzinfo
 from multiprocessing.sharedctypes import Synchronized
@@ -133,7 +135,7 @@ class CdrImportService:
         zone = UTC if gmt else _zone(timezone or target.timezone)
         created_at = encode_time(self.clock.now().astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"))
         part = _Part(str(path), 0, None, zone, target, created_at, self.batch_size, "")
-        with _open(path) as stream:
+        with _open(path) as stream, _cyclic_gc_paused():
             size = os.fstat(stream.fileno()).st_size
             # Where the time goes differs per backend: see the module docstring.
             if self.database.is_postgresql:
@@ -490,6 +492,20 @@ class _RowBuilder:
         )
         for key, value in campos.items():
             fields.append([index, key, value, target.account_id, target.pin_id, started_at])
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """An import makes millions of short-lived lists (rows; lists, unlike tuples of plain values,
+    stay tracked by the cyclic GC) and no reference cycles, so the GC only traverses them: ~9 % of
+    the CPU time of a 1M-row import (perf). Worker processes forked meanwhile inherit the pause."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _open(path: Path) -> IO[bytes]:
