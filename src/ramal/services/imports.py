@@ -4,9 +4,11 @@ An import never leaves a file half-read: every line is parsed and checked (every
 with its number), and nothing is stored if any line is bad unless the operator asks to skip them. How
 that is guaranteed depends on the backend, because on each one a different resource is the bottleneck:
 
-- SQLite: the whole file is checked first and the ready-to-insert rows are spooled to a temporary file
-  (re-parsing would double the CPU cost), then stored in large batches, each its own transaction, so
-  the database's single write lock is released between batches and API requests are not starved.
+- SQLite: the whole file is checked first, in parts on every core (parsing is CPU-bound Python; see
+  :func:`_check_parts` for how parts stay exact), and the ready-to-insert rows are spooled to
+  temporary files (re-parsing would double the CPU cost), then stored in large batches, each its own
+  transaction, so the database's single write lock is released between batches and API requests are
+  not starved.
 - PostgreSQL: rows are stored *while* the file is checked, batch by batch from a worker thread, all in
   one transaction that is rolled back if a bad line turns up. The server's work (index maintenance and
   foreign-key checks, in its own process, so on the second core) then overlaps the parsing instead of
