@@ -187,8 +187,8 @@ class CdrImportService:
             if progress:
                 progress.start("Importando", rows)
             imported = 0
-            for calls, fields in _stored_rows(checked, self.ids.call_id):
-                imported += store_batch(self.database, calls, fields)
+            for calls, fields in _stored_rows(checked):
+                imported += store_batch(self.database, calls, fields, self.ids.call_id)
                 if progress:
                     progress.advance(len(calls))
         return rows, imported, bad
@@ -218,8 +218,7 @@ class CdrImportService:
                 rows += len(calls)
                 if bad and not skip_invalid:
                     continue  # the file will be refused: only keep reading, to report every bad line
-                _assign_ids(calls, fields, self.ids.call_id)
-                pending.append(worker.submit(insert_new_calls, connection, calls, fields))
+                pending.append(worker.submit(insert_new_calls, connection, calls, fields, self.ids.call_id))
                 if len(pending) > 2:
                     imported += pending.popleft().result()
             imported += sum(future.result() for future in pending)
@@ -346,7 +345,7 @@ def _checked_batches(
     reader: CdrReader, part: _Part, bad: list[BadLine], advance: Callable[[int], None] | None
 ) -> Iterator[_Batch]:
     """Parse every line, collect the bad ones, yield the good ones as batches of rows to insert
-    (without call ids: see :func:`_assign_ids`). Progress is reported in bytes of the file read."""
+    (without call ids: see :func:`_stored_rows`). Progress is reported in bytes of the file read."""
     to_rows = _RowBuilder(part.target, part.created_at)
     calls: list[CallRow] = []
     fields: list[FieldRow] = []
@@ -378,32 +377,26 @@ def _bad_lines(checked: list[_Checked]) -> list[BadLine]:
     return bad
 
 
-def _stored_rows(checked: list[_Checked], new_id: Callable[[], str]) -> Iterator[_Batch]:
-    """The spooled batches in file order, with their final keys and fresh call ids."""
+def _stored_rows(checked: list[_Checked]) -> Iterator[_Batch]:
+    """The spooled batches in file order, with their final keys.
+
+    Call ids are made only when rows are stored (store/repositories/call_import.py), in this process
+    and in file order: ids made by several checking processes would interleave (UUIDv7 is
+    time-ordered), scattering inserts into the primary-key index, and an injected id generator must
+    not be copied into another process.
+    """
     key_counts: dict[str, int] = {}
     for result in checked:
         renamed = renumbered_keys(key_counts, result.key_counts)
         for calls, fields in _Spool.batches(result.part.spool):
             if renamed:
                 _rename_keys(calls, renamed)
-            _assign_ids(calls, fields, new_id)
             yield calls, fields
 
 
 def _rename_keys(calls: list[CallRow], renamed: dict[str, str]) -> None:
     for row in calls:
         row[_KEY] = renamed.get(row[_KEY], row[_KEY])
-
-
-def _assign_ids(calls: list[CallRow], fields: list[FieldRow], new_id: Callable[[], str]) -> None:
-    """Call ids are made in this process, in file order, when rows are about to be stored: ids made
-    by several checking processes would interleave (UUIDv7 is time-ordered), scattering inserts into
-    the primary-key index, and an injected id generator must not be copied into another process.
-    Field rows refer to their call by its index in the batch until then."""
-    for row in calls:
-        row[0] = new_id()
-    for row in fields:
-        row[0] = calls[row[0]][0]
 
 
 def _refuse_if_unusable(rows: int, bad: list[BadLine], skip_invalid: bool, path: Path) -> None:
@@ -470,7 +463,7 @@ class _RowBuilder:
         index = len(calls)
         calls.append(
             [
-                None,  # id, see _assign_ids
+                None,  # id, see _stored_rows
                 target.account_id,
                 target.pin_id,
                 self.direction(record),

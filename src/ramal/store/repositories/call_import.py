@@ -8,7 +8,7 @@ of the batch's keys. Times are given already encoded by :func:`encode_time`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -70,29 +70,34 @@ def encode_time(utc_text: str) -> str:
     return utc_text + ".000000"
 
 
-def store_batch(database: Database, calls: Sequence[CallRow], fields: Sequence[FieldRow]) -> int:
+def store_batch(
+    database: Database, calls: Sequence[CallRow], fields: Sequence[FieldRow], new_id: Callable[[], str]
+) -> int:
     """:func:`insert_new_calls` in a transaction of its own (SQLite imports commit batch by batch, so
     the single write lock is released between batches)."""
     if database.is_postgresql:
         with database.write() as connection:
-            return insert_new_calls(connection, calls, fields)
+            return insert_new_calls(connection, calls, fields, new_id)
     with _sqlite_bulk_transaction(database) as cursor:
-        return _insert_sqlite(cursor, calls, fields)
+        return _insert_sqlite(cursor, calls, fields, new_id)
 
 
-def insert_new_calls(connection: Connection, calls: Sequence[CallRow], fields: Sequence[FieldRow]) -> int:
+def insert_new_calls(
+    connection: Connection, calls: Sequence[CallRow], fields: Sequence[FieldRow], new_id: Callable[[], str]
+) -> int:
     """Insert ``calls`` whose (account, external id) is new, and the ``fields`` of those calls only.
 
-    Returns how many calls were inserted. Call ids must be fresh: a field row is kept exactly when
-    its call's id made it into ``calls``.
+    Returns how many calls were inserted. Rows come without call ids (``None``; a field row holds
+    its call's index in ``calls``): ids are made here, only for the calls inserted, so a re-run that
+    adds nothing makes none.
     """
     if not calls:
         return 0
     if connection.dialect.name == "postgresql":
-        return _insert_postgresql(connection, calls, fields)
+        return _insert_postgresql(connection, calls, fields, new_id)
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        return _insert_sqlite(cursor, calls, fields)
+        return _insert_sqlite(cursor, calls, fields, new_id)
     finally:
         cursor.close()
 
@@ -128,7 +133,9 @@ def _sqlite_bulk_transaction(database: Database) -> Iterator[Any]:
             raw.close()
 
 
-def _insert_sqlite(cursor: Any, calls: Sequence[CallRow], fields: Sequence[FieldRow]) -> int:
+def _insert_sqlite(
+    cursor: Any, calls: Sequence[CallRow], fields: Sequence[FieldRow], new_id: Callable[[], str]
+) -> int:
     """Plain executemany of the calls not yet stored, found with one indexed lookup per chunk.
 
     Looking the keys up first is ~2x faster than ``INSERT ... SELECT ... WHERE EXISTS`` per field row,
@@ -141,9 +148,7 @@ def _insert_sqlite(cursor: Any, calls: Sequence[CallRow], fields: Sequence[Field
     # afterwards: SQLite only allocates pages it uses, and imports run in the CLI's own process.
     cursor.execute(_SQLITE_IMPORT_CACHE)
     new_calls = _first_of_each_key(calls, _present_keys(cursor, calls))
-    if len(new_calls) < len(calls):
-        kept = {row[0] for row in new_calls}
-        fields = [row for row in fields if row[0] in kept]
+    fields = _with_ids(calls, new_calls, fields, new_id)
     cursor.executemany(_SQLITE_INSERT_CALLS, new_calls)
     cursor.executemany(_SQLITE_INSERT_FIELDS, fields)
     return len(new_calls)
@@ -159,6 +164,22 @@ def _first_of_each_key(calls: Sequence[CallRow], present: set[str]) -> list[Call
             seen.add(key)
             fresh.append(row)
     return fresh
+
+
+def _with_ids(
+    calls: Sequence[CallRow], new_calls: list[CallRow], fields: Sequence[FieldRow], new_id: Callable[[], str]
+) -> list[FieldRow]:
+    """Give ``new_calls`` (rows of ``calls``) fresh ids, in order (UUIDv7 keeps the primary-key index
+    appending), and return the field rows of those calls, pointing at them by id."""
+    for row in new_calls:
+        row[0] = new_id()
+    kept = []
+    for row in fields:
+        call_id = calls[row[0]][0]
+        if call_id is not None:
+            row[0] = call_id
+            kept.append(row)
+    return kept
 
 
 def _present_keys(cursor: Any, calls: Sequence[CallRow]) -> set[str]:
@@ -186,7 +207,9 @@ def _copy(cursor: Any, table: str, columns: str, rows: Sequence[Sequence[Any]]) 
             copy.write_row(row)
 
 
-def _insert_postgresql(connection: Connection, calls: Sequence[CallRow], fields: Sequence[FieldRow]) -> int:
+def _insert_postgresql(
+    connection: Connection, calls: Sequence[CallRow], fields: Sequence[FieldRow], new_id: Callable[[], str]
+) -> int:
     """``COPY`` of the calls not yet stored straight into the tables.
 
     Measured against COPY into a staging table + ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``:
@@ -205,9 +228,7 @@ def _insert_postgresql(connection: Connection, calls: Sequence[CallRow], fields:
         )
         present = {key for (key,) in cursor.fetchall()}
         new_calls = _first_of_each_key(calls, present)
-        if len(new_calls) < len(calls):
-            kept = {row[0] for row in new_calls}
-            fields = [row for row in fields if row[0] in kept]
+        fields = _with_ids(calls, new_calls, fields, new_id)
         _copy(cursor, "calls", _CALL_LIST, new_calls)
         _copy(cursor, "call_fields", _FIELD_LIST, fields)
     return len(new_calls)
