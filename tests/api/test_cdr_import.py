@@ -17,6 +17,7 @@ from ramal.container import Container
 from ramal.services import imports
 from ramal.services.errors import InvalidInput, NotFound
 from ramal.services.imports import CdrImportService, ImportReport, InvalidCdrFile
+from ramal.store.repositories import call_import
 from ramal.store.tables import call_fields, calls, events
 from tests.cdr_lines import cdr_line
 from tests.conftest import Account
@@ -194,6 +195,29 @@ def test_foreign_keys_are_checked_again_after_an_import(container: Container, ac
     finally:
         for raw in held:
             raw.close()
+
+
+def test_a_batch_failing_inside_its_transaction_leaves_nothing_and_foreign_keys_on(
+    container: Container, account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if container.database.is_postgresql:
+        pytest.skip("SQLite's batch transactions")
+    real_insert = call_import._insert_sqlite
+
+    def insert_then_fail(*args: Any) -> int:
+        real_insert(*args)
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(call_import, "_insert_sqlite", insert_then_fail)
+    with pytest.raises(RuntimeError):
+        container.imports.import_asterisk_csv(SAMPLE, account.pin)
+    assert (count(container, calls), count(container, call_fields)) == (0, 0)
+    raw = container.database.engine.raw_connection()
+    try:
+        assert raw.driver_connection.execute("PRAGMA foreign_keys").fetchone() == (1,)
+        assert not raw.driver_connection.in_transaction
+    finally:
+        raw.close()
 
 
 MALFORMED = (

@@ -120,12 +120,12 @@ def _sqlite_bulk_transaction(database: Database) -> Iterator[Any]:
             cursor = driver.cursor()
             try:
                 cursor.execute("BEGIN IMMEDIATE")
-                try:
-                    yield cursor
-                except BaseException:
-                    cursor.execute("ROLLBACK")
-                    raise
+                yield cursor
                 cursor.execute("COMMIT")
+            except BaseException:
+                if driver.in_transaction:  # also when COMMIT failed: the pragma below needs none open
+                    cursor.execute("ROLLBACK")
+                raise
             finally:
                 cursor.close()
                 driver.execute("PRAGMA foreign_keys=ON")
