@@ -7,6 +7,7 @@ prints how long the bare ``csv`` module takes to read the file, as a yardstick f
 (shared) machine was during the run.
 
     flock /tmp/ramal-bench.lock .venv/bin/python bench/cdr_import.py [--rows N] [--backends sqlite,postgresql]
+        [--csv PATH]  (keeps the generated file, so later runs skip generating it)
 """
 
 from __future__ import annotations
@@ -98,6 +99,30 @@ def csv_yardstick(path: Path) -> float:
     return time.perf_counter() - started
 
 
+class PhaseClock:
+    """The import's progress phases, timed: wall and this process's CPU seconds per phase."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.phases: list[tuple[str, float, float]] = []  # name, wall start, CPU start
+
+    def start(self, phase: str, total: int) -> None:
+        self.phases.append((phase, time.perf_counter(), time.process_time()))
+
+    def advance(self, amount: int) -> None:
+        pass
+
+    def stop(self) -> float:
+        self.phases.append(("", time.perf_counter(), time.process_time()))
+        return time.perf_counter() - self.started
+
+    def __str__(self) -> str:
+        return ", ".join(
+            f"{name}: {end - start:.1f} s wall, {cpu_end - cpu:.1f} s CPU here"
+            for (name, start, cpu), (_, end, cpu_end) in zip(self.phases, self.phases[1:], strict=False)
+        )
+
+
 def run(backend: str, url: str, path: Path, rows: int, batch_size: int) -> None:
     database = Database.from_url(url)
     upgrade(database.engine)
@@ -110,12 +135,13 @@ def run(backend: str, url: str, path: Path, rows: int, batch_size: int) -> None:
     importer = CdrImportService(database, clock, ids, batch_size=batch_size)
     try:
         for attempt in ("first import", "same file again"):
-            started = time.perf_counter()
-            report = importer.import_asterisk_csv(path, pin)
-            elapsed = time.perf_counter() - started
+            phases = PhaseClock()
+            report = importer.import_asterisk_csv(path, pin, progress=phases)
+            elapsed = phases.stop()
             print(
                 f"{backend:<10} {attempt:<16} {rows / elapsed:>9,.0f} rows/s  {elapsed:6.1f} s  "
-                f"imported {report.imported:,}  already present {report.already_present:,}",
+                f"imported {report.imported:,}  already present {report.already_present:,}  "
+                f"[{phases}]",
                 flush=True,
             )
     finally:
@@ -130,10 +156,12 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    parser.add_argument("--csv", type=Path, help="keep the generated file here, reuse it if there")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="ramal-cdr-bench-") as directory:
-        path = Path(directory) / "Master.csv"
-        generate(path, args.rows)
+        path = args.csv or Path(directory) / "Master.csv"
+        if not path.exists():
+            generate(path, args.rows)
         size = path.stat().st_size / 1e6
         print(f"{args.rows:,} rows, {size:.0f} MB; csv.reader alone: {csv_yardstick(path):.1f} s")
         for backend in args.backends.split(","):

@@ -17,6 +17,7 @@ from ramal.container import Container
 from ramal.services import imports
 from ramal.services.errors import InvalidInput, NotFound
 from ramal.services.imports import CdrImportService, ImportReport, InvalidCdrFile
+from ramal.store.repositories import call_import
 from ramal.store.tables import call_fields, calls, events
 from tests.cdr_lines import cdr_line
 from tests.conftest import Account
@@ -160,7 +161,9 @@ def test_an_interrupted_import_completes_on_rerun_without_duplicates(
     container: Container, account: Account, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     service = CdrImportService(container.database, container.clock, container.ids, batch_size=2)
-    real_insert = imports.insert_new_calls
+    # SQLite stores batch by batch, PostgreSQL in one transaction.
+    name = "insert_new_calls" if container.database.is_postgresql else "store_batch"
+    real_insert = getattr(imports, name)
     batches = {"n": 0}
 
     def crash_on_third_batch(*args: Any) -> int:
@@ -169,16 +172,52 @@ def test_an_interrupted_import_completes_on_rerun_without_duplicates(
             raise RuntimeError("power cut")
         return real_insert(*args)
 
-    monkeypatch.setattr(imports, "insert_new_calls", crash_on_third_batch)
+    monkeypatch.setattr(imports, name, crash_on_third_batch)
     with pytest.raises(RuntimeError):
         service.import_asterisk_csv(SAMPLE, account.pin)
     # SQLite commits batch by batch; PostgreSQL imports in one transaction, rolled back whole.
     stored = 0 if container.database.is_postgresql else 4
     assert count(container, calls) == stored
-    monkeypatch.setattr(imports, "insert_new_calls", real_insert)
+    monkeypatch.setattr(imports, name, real_insert)
     report = service.import_asterisk_csv(SAMPLE, account.pin)
     assert (report.imported, report.already_present) == (6 - stored, stored)
     assert (count(container, calls), count(container, call_fields)) == (6, 2)
+
+
+def test_foreign_keys_are_checked_again_after_an_import(container: Container, account: Account) -> None:
+    """The SQLite store turns per-row foreign-key checks off on its pooled connection, and back on."""
+    container.imports.import_asterisk_csv(SAMPLE, account.pin)
+    if container.database.is_postgresql:
+        return
+    held = [container.database.engine.raw_connection() for _ in range(3)]
+    try:
+        assert [raw.driver_connection.execute("PRAGMA foreign_keys").fetchone() for raw in held] == [(1,)] * 3
+    finally:
+        for raw in held:
+            raw.close()
+
+
+def test_a_batch_failing_inside_its_transaction_leaves_nothing_and_foreign_keys_on(
+    container: Container, account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if container.database.is_postgresql:
+        pytest.skip("SQLite's batch transactions")
+    real_insert = call_import._insert_sqlite
+
+    def insert_then_fail(*args: Any) -> int:
+        real_insert(*args)
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(call_import, "_insert_sqlite", insert_then_fail)
+    with pytest.raises(RuntimeError):
+        container.imports.import_asterisk_csv(SAMPLE, account.pin)
+    assert (count(container, calls), count(container, call_fields)) == (0, 0)
+    raw = container.database.engine.raw_connection()
+    try:
+        assert raw.driver_connection.execute("PRAGMA foreign_keys").fetchone() == (1,)
+        assert not raw.driver_connection.in_transaction
+    finally:
+        raw.close()
 
 
 MALFORMED = (
@@ -265,6 +304,101 @@ def test_progress_is_reported_in_phases(container: Container, account: Account) 
         assert seen == [("Importando", size), ("+", size)]
     else:  # checked whole (bytes), then stored (rows)
         assert seen == [("Verificando", size), ("+", size), ("Importando", 6), ("+", 6)]
+
+
+# --- checking in parallel parts (SQLite; PostgreSQL checks while it stores, in one process) -------
+
+
+def parallel(container: Container, processes: int = 3) -> CdrImportService:
+    """A service that splits even a tiny file into ``processes`` parts."""
+    return CdrImportService(
+        container.database, container.clock, container.ids, parallel_min_bytes=0, processes=processes
+    )
+
+
+def test_parts_number_repeated_uniqueids_in_file_order(
+    container: Container, account: Account, tmp_path: Path
+) -> None:
+    lines = [cdr_line(uniqueid="dup" if n % 10 == 0 else f"u{n}") for n in range(30)]
+    report = parallel(container).import_asterisk_csv(write(tmp_path, "".join(lines)), account.pin)
+    assert (report.imported, report.already_present) == (30, 0)
+    rows = stored_calls(container)
+    assert sorted(r.external_id for r in rows if r.external_id.startswith("dup")) == ["dup", "dup#2", "dup#3"]
+    ids = [r.id for r in sorted(rows, key=lambda r: int(r.external_id[1:]) if r.external_id[0] == "u" else 0)]
+    assert len(set(ids)) == 30
+    again = parallel(container, processes=2).import_asterisk_csv(write(tmp_path, "".join(lines)), account.pin)
+    assert (again.imported, again.already_present) == (0, 30)
+
+
+def test_parts_report_bad_lines_by_their_line_in_the_file(
+    container: Container, account: Account, tmp_path: Path
+) -> None:
+    lines = [cdr_line(uniqueid=str(n)) for n in range(30)]
+    lines[3] = cdr_line(uniqueid="3", duration="x")
+    lines[26] = cdr_line(uniqueid="26", disposition="LOST")
+    lines.insert(15, cdr_line(uniqueid="multi", userfield="nota=linha 1\nlinha 2"))
+    with pytest.raises(InvalidCdrFile) as raised:
+        parallel(container).import_asterisk_csv(write(tmp_path, "".join(lines)), account.pin)
+    # the 27th record starts on line 29: a record before it spans two lines
+    assert [b.line for b in raised.value.bad_lines] == [4, 29]
+    assert count(container, calls) == 0
+
+
+def test_a_quoted_newline_at_a_part_boundary_is_read_as_one_record(
+    container: Container, account: Account, tmp_path: Path
+) -> None:
+    """The split point falls inside a 150-line quoted field: the part after it is re-checked from
+    where that record really ends."""
+    note = "\n".join(f"l{n}" for n in range(150))
+    content = (
+        "".join(cdr_line(uniqueid=f"a{n}") for n in range(5))
+        + cdr_line(uniqueid="long", userfield=note)
+        + "".join(cdr_line(uniqueid=f"b{n}") for n in range(5))
+        + cdr_line(uniqueid="b5", duration="x")
+    )
+    with pytest.raises(InvalidCdrFile) as raised:
+        parallel(container, processes=2).import_asterisk_csv(write(tmp_path, content), account.pin)
+    assert [b.line for b in raised.value.bad_lines] == [5 + 150 + 5 + 1]
+    report = parallel(container, processes=2).import_asterisk_csv(
+        write(tmp_path, content), account.pin, skip_invalid=True
+    )
+    assert (report.records, report.imported) == (12, 11)
+    (long,) = [r for r in stored_calls(container) if r.external_id == "long"]
+    assert long.campos == {"userfield": note}
+
+
+def test_an_unclosed_quote_swallows_the_following_parts(
+    container: Container, account: Account, tmp_path: Path
+) -> None:
+    """A quote opened on line 4 and never closed makes the rest of the file one broken record, even
+    where other parts, read on their own, saw lines of 3 columns."""
+    content = (
+        "".join(cdr_line(uniqueid=str(n)) for n in range(3)) + '"acme","1001","unclosed\n' + "1,2,3\n" * 60
+    )
+    with pytest.raises(InvalidCdrFile) as raised:
+        parallel(container).import_asterisk_csv(write(tmp_path, content), account.pin)
+    assert [(b.line, b.reason.split(":")[0]) for b in raised.value.bad_lines] == [(4, "CSV malformado")]
+
+
+def test_parallel_progress_adds_up_to_the_file(
+    container: Container, account: Account, tmp_path: Path
+) -> None:
+    path = write(tmp_path, "".join(cdr_line(uniqueid=str(n)) for n in range(40)))
+    seen: dict[str, int] = {}
+    phases: list[tuple[str, int]] = []
+
+    class Recorder:
+        def start(self, phase: str, total: int) -> None:
+            phases.append((phase, total))
+            seen[phase] = 0
+
+        def advance(self, amount: int) -> None:
+            seen[phases[-1][0]] += amount
+
+    parallel(container).import_asterisk_csv(path, account.pin, progress=Recorder())
+    if not container.database.is_postgresql:
+        assert phases == [("Verificando", path.stat().st_size), ("Importando", 40)]
+        assert seen == {"Verificando": path.stat().st_size, "Importando": 40}
 
 
 # --- the CLI -------------------------------------------------------------------------------------

@@ -12,10 +12,11 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
-from collections.abc import Iterable, Iterator
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import NamedTuple
+from typing import IO, NamedTuple
 
 # The same custom-field limits as the API's (one source of truth, docs/compat.md).
 from ramal.wire.params import CAMPOS_MAX_KEY_LENGTH, CAMPOS_MAX_KEYS, CAMPOS_MAX_VALUE_LENGTH
@@ -98,51 +99,86 @@ def is_inbound_context(context: str) -> bool:
     return _INBOUND_CONTEXT.fullmatch(context.strip()) is not None
 
 
-def read_master_csv(stream: Iterable[bytes], zone: tzinfo) -> Iterator[CdrRecord | BadLine]:
+def read_master_csv(stream: IO[bytes], zone: tzinfo) -> Iterator[CdrRecord | BadLine]:
     """Every record of ``stream`` in order, or the reason its line is unusable.
 
     ``zone`` is where the wall-clock times were written (``UTC`` for ``usegmtime=yes``). Blank lines
     are skipped. A record is numbered by the physical line it starts on.
     """
-    undecodable: dict[int, str] = {}
-    reader = csv.reader(_decoded_lines(stream, undecodable), strict=True)
-    times = _UtcConverter(zone)
-    keys = _KeyNumbering()
-    last_line = 0
-    while True:
-        try:
-            fields = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as error:
+    return iter(CdrReader(stream, zone))
+
+
+class CdrReader:
+    """The records of a Master.csv from the stream's position (a line start) on, as
+    :func:`read_master_csv` yields them, optionally only a part of the file so that parts can be read in
+    parallel (services/imports.py).
+
+    With ``stop`` (a byte offset) it ends after the first record that ends at or after ``stop``: a
+    record open at ``stop`` (a quoted field holding a newline) is read to its end, so :attr:`end` says
+    where the next part really starts. Lines are numbered from 1 at the starting position; a byte
+    order mark is only skipped at the start of the file. :attr:`keys` holds the ``uniqueid`` repeat
+    counts, which a later part's keys depend on (:func:`renumbered_keys`).
+    """
+
+    def __init__(self, stream: IO[bytes], zone: tzinfo, *, stop: int | None = None) -> None:
+        self.stream = stream
+        self.zone = zone
+        self.stop = sys.maxsize if stop is None else stop
+        self.end = stream.tell()  # where the last record read ends
+        self.lines = 0  # physical lines read
+        self.keys = KeyNumbering()
+        self._position = self.end  # where the lines handed to the csv reader end
+
+    def __iter__(self) -> Iterator[CdrRecord | BadLine]:
+        undecodable: dict[int, str] = {}
+        reader = csv.reader(self._decoded_lines(undecodable), strict=True)
+        times = _UtcConverter(self.zone)
+        keys = self.keys
+        stop = self.stop
+        last_line = 0
+        while self.end < stop:
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as error:
+                fields, malformed = [], f"CSV malformado: {error}"
+            else:
+                malformed = ""
             first_line, last_line = last_line + 1, reader.line_num
-            yield BadLine(first_line, f"CSV malformado: {error}")
-            continue
-        first_line, last_line = last_line + 1, reader.line_num
-        if undecodable:
-            reason = _undecodable_reason(undecodable, first_line, last_line)
-            if reason is not None:
-                yield BadLine(first_line, reason)
+            self.lines, self.end = last_line, self._position
+            if malformed:
+                yield BadLine(first_line, malformed)
                 continue
-        if not fields:
-            continue
-        try:
-            yield _record(fields, first_line, times, keys)
-        except _Invalid as error:
-            yield BadLine(first_line, str(error))
+            if undecodable:
+                reason = _undecodable_reason(undecodable, first_line, last_line)
+                if reason is not None:
+                    yield BadLine(first_line, reason)
+                    continue
+            if not fields:
+                continue
+            try:
+                yield _record(fields, first_line, times, keys)
+            except _Invalid as error:
+                yield BadLine(first_line, str(error))
 
+    def _decoded_lines(self, undecodable: dict[int, str]) -> Iterator[str]:
+        """Lines as text; a line that is not UTF-8 is noted (and replaced) so its record can be refused.
 
-def _decoded_lines(stream: Iterable[bytes], undecodable: dict[int, str]) -> Iterator[str]:
-    """Lines as text; a line that is not UTF-8 is noted (and replaced) so its record can be refused."""
-    for number, raw in enumerate(stream, start=1):
-        try:
-            text = raw.decode()
-        except UnicodeDecodeError as error:
-            undecodable[number] = (
-                f"bytes que nao sao UTF-8 na coluna {error.start + 1} (byte 0x{raw[error.start]:02x})"
-            )
-            text = raw.decode(errors="replace")
-        yield text.removeprefix("\ufeff") if number == 1 else text
+        The csv reader asks for a line only when its record needs one, so after each record
+        ``_position`` is exactly where that record ends.
+        """
+        at_file_start = self.end == 0
+        for number, raw in enumerate(self.stream, start=1):
+            self._position += len(raw)
+            try:
+                text = raw.decode()
+            except UnicodeDecodeError as error:
+                undecodable[number] = (
+                    f"bytes que nao sao UTF-8 na coluna {error.start + 1} (byte 0x{raw[error.start]:02x})"
+                )
+                text = raw.decode(errors="replace")
+            yield text.removeprefix("\ufeff") if number == 1 and at_file_start else text
 
 
 def _undecodable_reason(undecodable: dict[int, str], first: int, last: int) -> str | None:
@@ -152,7 +188,7 @@ def _undecodable_reason(undecodable: dict[int, str], first: int, last: int) -> s
     return None
 
 
-def _record(fields: list[str], line: int, times: _UtcConverter, keys: _KeyNumbering) -> CdrRecord:
+def _record(fields: list[str], line: int, times: _UtcConverter, keys: KeyNumbering) -> CdrRecord:
     """One row as a record; runs a million times per import, hence the inlined checks."""
     columns = len(fields)
     if not MIN_COLUMNS <= columns <= MAX_COLUMNS:
@@ -226,7 +262,7 @@ class _UtcConverter:
         return utc
 
 
-class _KeyNumbering:
+class KeyNumbering:
     """The idempotency key of each record (see docs/compat.md, "CDR import").
 
     ``uniqueid`` (with ``/sequence`` when that column is present); Asterisk 12+ may write several
@@ -236,7 +272,7 @@ class _KeyNumbering:
     """
 
     def __init__(self) -> None:
-        self._seen: dict[str, int] = {}
+        self.counts: dict[str, int] = {}  # uniqueid[/sequence] -> records seen with it
 
     def key(self, fields: list[str]) -> str:
         uniqueid = fields[_UNIQUEID] if len(fields) > _UNIQUEID else ""
@@ -244,10 +280,31 @@ class _KeyNumbering:
             return "csv:" + _digest("\x1f".join(fields))
         if len(fields) > _SEQUENCE and fields[_SEQUENCE]:
             uniqueid = f"{uniqueid}/{fields[_SEQUENCE]}"
-        seen = self._seen.get(uniqueid, 0) + 1
-        self._seen[uniqueid] = seen
-        key = uniqueid if seen == 1 else f"{uniqueid}#{seen}"
-        return key if len(key) <= MAX_KEY_LENGTH else "sha:" + _digest(key)
+        seen = self.counts.get(uniqueid, 0) + 1
+        self.counts[uniqueid] = seen
+        return _numbered_key(uniqueid, seen)
+
+
+def _numbered_key(uniqueid: str, seen: int) -> str:
+    key = uniqueid if seen == 1 else f"{uniqueid}#{seen}"
+    return key if len(key) <= MAX_KEY_LENGTH else "sha:" + _digest(key)
+
+
+def renumbered_keys(earlier: dict[str, int], later: dict[str, int]) -> dict[str, str]:
+    """Keys that a part of the file numbered on its own (``later``: its :attr:`KeyNumbering.counts`)
+    must take because the parts before it (``earlier``) already used that ``uniqueid``: old -> new.
+
+    Adds ``later``'s counts to ``earlier``, so that it describes every part read so far.
+    """
+    shared = [(uniqueid, earlier[uniqueid]) for uniqueid in earlier.keys() & later.keys()]
+    earlier.update(later)  # a million-row file has ~a million keys: set and dict operations in C
+    renamed: dict[str, str] = {}
+    for uniqueid, before in shared:
+        count = later[uniqueid]
+        earlier[uniqueid] = before + count
+        for seen in range(1, count + 1):
+            renamed[_numbered_key(uniqueid, seen)] = _numbered_key(uniqueid, before + seen)
+    return renamed
 
 
 def _digest(text: str) -> str:

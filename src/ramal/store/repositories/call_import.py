@@ -1,17 +1,20 @@
 """Bulk insertion of imported calls, skipping those already present (same account and external id).
 
 Row-at-a-time SQLAlchemy inserts manage ~5k rows/s; CDR imports need ten times that, so rows arrive
-as plain tuples in the column order below and go to the driver directly: one ``executemany`` per batch
+as plain lists in the column order below and go to the driver directly: one ``executemany`` per batch
 on SQLite, ``COPY`` on PostgreSQL (~2x executemany there, ``limits.md`` §2), after one indexed lookup
 of the batch's keys. Times are given already encoded by :func:`encode_time`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection
+
+from ramal.store.database import Database
 
 CALL_COLUMNS = (
     "id",
@@ -37,8 +40,8 @@ CALL_COLUMNS = (
 )
 FIELD_COLUMNS = ("call_id", "key", "value", "account_id", "pin_id", "started_at")
 
-CallTuple = tuple[Any, ...]  # values in CALL_COLUMNS order
-FieldTuple = tuple[Any, ...]  # values in FIELD_COLUMNS order
+CallRow = list[Any]  # values in CALL_COLUMNS order
+FieldRow = list[Any]  # values in FIELD_COLUMNS order
 
 _CALL_LIST = ", ".join(CALL_COLUMNS)
 _FIELD_LIST = ", ".join(FIELD_COLUMNS)
@@ -67,44 +70,91 @@ def encode_time(utc_text: str) -> str:
     return utc_text + ".000000"
 
 
-def insert_new_calls(connection: Connection, calls: Sequence[CallTuple], fields: Sequence[FieldTuple]) -> int:
+def store_batch(
+    database: Database, calls: Sequence[CallRow], fields: Sequence[FieldRow], new_id: Callable[[], str]
+) -> int:
+    """:func:`insert_new_calls` in a transaction of its own (SQLite imports commit batch by batch, so
+    the single write lock is released between batches)."""
+    if database.is_postgresql:
+        with database.write() as connection:
+            return insert_new_calls(connection, calls, fields, new_id)
+    with _sqlite_bulk_transaction(database) as cursor:
+        return _insert_sqlite(cursor, calls, fields, new_id)
+
+
+def insert_new_calls(
+    connection: Connection, calls: Sequence[CallRow], fields: Sequence[FieldRow], new_id: Callable[[], str]
+) -> int:
     """Insert ``calls`` whose (account, external id) is new, and the ``fields`` of those calls only.
 
-    Returns how many calls were inserted. Call ids must be fresh: a field row is kept exactly when
-    its call's id made it into ``calls``.
+    Returns how many calls were inserted. Rows come without call ids (``None``; a field row holds
+    its call's index in ``calls``): ids are made here, only for the calls inserted, so a re-run that
+    adds nothing makes none.
     """
     if not calls:
         return 0
     if connection.dialect.name == "postgresql":
-        return _insert_postgresql(connection, calls, fields)
-    return _insert_sqlite(connection, calls, fields)
+        return _insert_postgresql(connection, calls, fields, new_id)
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        return _insert_sqlite(cursor, calls, fields, new_id)
+    finally:
+        cursor.close()
 
 
-def _insert_sqlite(connection: Connection, calls: Sequence[CallTuple], fields: Sequence[FieldTuple]) -> int:
+@contextmanager
+def _sqlite_bulk_transaction(database: Database) -> Iterator[Any]:
+    """A ``BEGIN IMMEDIATE`` transaction on a raw connection, in this process's turn among writers,
+    without SQLite's per-row foreign-key checks: 2 primary-key probes per call and 1 per field row,
+    ~8 % of the store (bench/cdr_import.py). They are redundant here: the rows' account and pin were
+    read before the import (neither is ever deleted) and field rows only go in with their call.
+
+    ``PRAGMA foreign_keys`` is ignored inside a transaction, hence the raw connection: SQLAlchemy
+    would begin one before the pragma ran.
+    """
+    with database.writer_queue():
+        raw = database.engine.raw_connection()
+        try:
+            driver: Any = raw.driver_connection
+            driver.execute("PRAGMA foreign_keys=OFF")
+            cursor = driver.cursor()
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+                yield cursor
+                cursor.execute("COMMIT")
+            except BaseException:
+                if driver.in_transaction:  # also when COMMIT failed: the pragma below needs none open
+                    cursor.execute("ROLLBACK")
+                raise
+            finally:
+                cursor.close()
+                driver.execute("PRAGMA foreign_keys=ON")
+        finally:
+            raw.close()
+
+
+def _insert_sqlite(
+    cursor: Any, calls: Sequence[CallRow], fields: Sequence[FieldRow], new_id: Callable[[], str]
+) -> int:
     """Plain executemany of the calls not yet stored, found with one indexed lookup per chunk.
 
     Looking the keys up first is ~2x faster than ``INSERT ... SELECT ... WHERE EXISTS`` per field row,
     and exact: the caller holds SQLite's write lock (``BEGIN IMMEDIATE``), so no one inserts between.
     """
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        # Index pages of a million-row import outgrow the default 64 MiB cache; 512 MiB took a 1M-row
-        # import from ~28k to ~40k rows/s (bench/cdr_import.py). Kept by this pooled connection
-        # afterwards: SQLite only allocates pages it uses, and imports run in the CLI's own process.
-        cursor.execute(_SQLITE_IMPORT_CACHE)
-        new_calls = _first_of_each_key(calls, _present_keys(cursor, calls))
-        if len(new_calls) < len(calls):
-            kept = {row[0] for row in new_calls}
-            fields = [row for row in fields if row[0] in kept]
-        calls = new_calls
-        cursor.executemany(_SQLITE_INSERT_CALLS, calls)
-        cursor.executemany(_SQLITE_INSERT_FIELDS, fields)
-        return len(calls)
-    finally:
-        cursor.close()
+    if not calls:
+        return 0
+    # Index pages of a million-row import outgrow the default 64 MiB cache; 512 MiB took a 1M-row
+    # import from ~28k to ~40k rows/s (bench/cdr_import.py). Kept by this pooled connection
+    # afterwards: SQLite only allocates pages it uses, and imports run in the CLI's own process.
+    cursor.execute(_SQLITE_IMPORT_CACHE)
+    new_calls = _first_of_each_key(calls, _present_keys(cursor, calls))
+    fields = _with_ids(calls, new_calls, fields, new_id)
+    cursor.executemany(_SQLITE_INSERT_CALLS, new_calls)
+    cursor.executemany(_SQLITE_INSERT_FIELDS, fields)
+    return len(new_calls)
 
 
-def _first_of_each_key(calls: Sequence[CallTuple], present: set[str]) -> list[CallTuple]:
+def _first_of_each_key(calls: Sequence[CallRow], present: set[str]) -> list[CallRow]:
     """The calls whose key is neither stored nor taken by an earlier call of the batch."""
     seen = set(present)
     fresh = []
@@ -116,7 +166,23 @@ def _first_of_each_key(calls: Sequence[CallTuple], present: set[str]) -> list[Ca
     return fresh
 
 
-def _present_keys(cursor: Any, calls: Sequence[CallTuple]) -> set[str]:
+def _with_ids(
+    calls: Sequence[CallRow], new_calls: list[CallRow], fields: Sequence[FieldRow], new_id: Callable[[], str]
+) -> list[FieldRow]:
+    """Give ``new_calls`` (rows of ``calls``) fresh ids, in order (UUIDv7 keeps the primary-key index
+    appending), and return the field rows of those calls, pointing at them by id."""
+    for row in new_calls:
+        row[0] = new_id()
+    kept = []
+    for row in fields:
+        call_id = calls[row[0]][0]
+        if call_id is not None:
+            row[0] = call_id
+            kept.append(row)
+    return kept
+
+
+def _present_keys(cursor: Any, calls: Sequence[CallRow]) -> set[str]:
     """External ids of ``calls`` already stored for their account (one account per batch)."""
     if not calls:
         return set()
@@ -133,7 +199,7 @@ def _present_keys(cursor: Any, calls: Sequence[CallTuple]) -> set[str]:
     return present
 
 
-def _copy(cursor: Any, table: str, columns: str, rows: Sequence[tuple[Any, ...]]) -> None:
+def _copy(cursor: Any, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> None:
     if not rows:
         return
     with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
@@ -142,7 +208,7 @@ def _copy(cursor: Any, table: str, columns: str, rows: Sequence[tuple[Any, ...]]
 
 
 def _insert_postgresql(
-    connection: Connection, calls: Sequence[CallTuple], fields: Sequence[FieldTuple]
+    connection: Connection, calls: Sequence[CallRow], fields: Sequence[FieldRow], new_id: Callable[[], str]
 ) -> int:
     """``COPY`` of the calls not yet stored straight into the tables.
 
@@ -162,9 +228,7 @@ def _insert_postgresql(
         )
         present = {key for (key,) in cursor.fetchall()}
         new_calls = _first_of_each_key(calls, present)
-        if len(new_calls) < len(calls):
-            kept = {row[0] for row in new_calls}
-            fields = [row for row in fields if row[0] in kept]
+        fields = _with_ids(calls, new_calls, fields, new_id)
         _copy(cursor, "calls", _CALL_LIST, new_calls)
         _copy(cursor, "call_fields", _FIELD_LIST, fields)
     return len(new_calls)
