@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -64,3 +65,25 @@ def test_a_failed_transaction_rolls_back_and_the_next_checks_a_connection_out_ag
     with database.read() as connection:
         assert connection.execute(text("SELECT n FROM held_probe")).scalars().all() == [2]
         assert "ramal_write" not in connection.info  # a pooled connection must not start writers' BEGIN
+
+
+def test_a_second_transaction_waits_for_the_first(container: Container) -> None:
+    """A shutdown step may start while a cancelled one still runs in its thread: never both at once."""
+    writer = container.database.held_writer()
+    inside, release, order = threading.Event(), threading.Event(), []
+
+    def first() -> None:
+        with writer.write():
+            inside.set()
+            release.wait(5)
+            order.append("first")
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert inside.wait(5)
+    threading.Timer(0.2, release.set).start()
+    with writer.write():
+        order.append("second")
+    thread.join(5)
+    writer.close()
+    assert order == ["first", "second"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -143,18 +144,20 @@ class HeldWriter:
     dispatcher paid hundreds of times a second. Here the connection is opened once; the transaction
     semantics are :meth:`Database.write`'s (writer queue and ``BEGIN IMMEDIATE`` on SQLite). A
     transaction that fails gives the connection back (it may be the one that broke: a database
-    restart) and the next checks one out again, through the pool's pre-ping. Not thread-safe: one
-    transaction at a time.
+    restart) and the next checks one out again, through the pool's pre-ping. One transaction at a
+    time: a second caller, or :meth:`close`, waits for the first (the dispatcher's shutdown step may
+    start while a cancelled step still runs in its thread).
     """
 
     def __init__(self, database: Database) -> None:
         self._database = database
         self._connection: Connection | None = None
+        self._turn = threading.RLock()  # close() runs inside write() on failure
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A transaction that will write: committed on success, rolled back on any exception."""
-        with self._database.writer_queue():
+        with self._turn, self._database.writer_queue():
             connection = self._connection if self._connection is not None else self._open()
             try:
                 with connection.begin():
@@ -171,7 +174,8 @@ class HeldWriter:
 
     def close(self) -> None:
         """Give the connection back to the pool (where others must not inherit the write flag)."""
-        connection, self._connection = self._connection, None
+        with self._turn:
+            connection, self._connection = self._connection, None
         if connection is None:
             return
         with contextlib.suppress(Exception):  # a broken connection is discarded by the pool
