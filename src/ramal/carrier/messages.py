@@ -113,4 +113,9 @@ class MessageSimulator(Loop):
         self.batch = batch
 
     async def run_once(self) -> int:
-        return await asyncio.to_thread(self.messages.advance_due, self.batch)
+        return await asyncio.to_thread(self._step)
+
+    def _step(self) -> int:
+        if not self.messages.has_due():  # the idle tick: a read, not a write transaction
+            return 0
+        return self.messages.advance_due(self.batch)

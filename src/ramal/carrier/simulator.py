@@ -23,4 +23,6 @@ class CallSimulator(Loop):
         return await asyncio.to_thread(self._step)
 
     def _step(self) -> int:
+        if not self.calls.has_due():  # the idle tick: a read, not two write transactions
+            return 0
         return self.calls.close_stale(self.batch) + self.calls.advance_due(self.batch)

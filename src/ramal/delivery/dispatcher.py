@@ -79,6 +79,7 @@ class Dispatcher(Loop):
         self.sender = sender
         self.schedule = schedule
         self.config = config
+        self._writer = database.held_writer()  # no pool checkout (and PostgreSQL ping) per step
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._slots = Slots(config.concurrency, config.endpoint_concurrency)
         self._attempts: dict[asyncio.Task[AttemptResult], ClaimedDelivery] = {}
@@ -141,8 +142,10 @@ class Dispatcher(Loop):
                 return
 
     async def close(self) -> None:
-        """Release the HTTP client (after ``run_once`` use; ``run_forever`` closes it itself)."""
+        """Release the HTTP client and the connection (after ``run_once`` use; ``run_forever`` closes
+        them itself)."""
         await self.sender.close()
+        self._writer.close()
 
     async def _drain(self) -> None:
         """On shutdown: hand back waiting claims, let attempts in flight end, record everything."""
@@ -150,7 +153,7 @@ class Dispatcher(Loop):
         await self._wait_attempts()
         with contextlib.suppress(Exception):
             await self._step(claim=False)
-        await self.sender.close()
+        await self.close()
 
     async def _wait_attempts(self) -> None:
         while self._attempts:  # each ending attempt may start a waiting one
@@ -183,7 +186,7 @@ class Dispatcher(Loop):
         self, results: list[AttemptResult], given_back: list[int], budget: Budget | None
     ) -> tuple[int, list[ClaimedDelivery], list[str], datetime]:
         now = self.clock.now()
-        with self.database.write() as connection:
+        with self._writer.write() as connection:
             repo = self._repo(connection)
             paused = self._record(repo, results, now)
             repo.give_back(given_back, self.owner)

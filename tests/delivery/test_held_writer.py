@@ -1,0 +1,89 @@
+"""The dispatcher's held write connection: one checkout for many transactions, same semantics as
+``Database.write``, and a new checkout after a failure."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import event, text
+
+from ramal.container import Container
+
+
+@pytest.fixture(autouse=True)
+def _drop_probe(container: Container) -> Iterator[None]:
+    yield  # the PostgreSQL test schema outlives a test
+    with container.database.write() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS held_probe"))
+
+
+def test_transactions_share_one_checkout_and_commit(container: Container) -> None:
+    database = container.database
+    checkouts: list[int] = []
+    statements: list[str] = []
+    event.listen(database.engine, "checkout", lambda *_: checkouts.append(1))
+    event.listen(database.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    writer = database.held_writer()
+    try:
+        with writer.write() as connection:
+            connection.execute(text("CREATE TABLE held_probe (n INTEGER)"))
+        for n in (1, 2):
+            with writer.write() as connection:
+                connection.execute(text("INSERT INTO held_probe VALUES (:n)"), {"n": n})
+        assert len(checkouts) == 1
+        if not database.is_postgresql:  # writers queue on the lock instead of failing half-way
+            assert statements.count("BEGIN IMMEDIATE") == 3
+    finally:
+        writer.close()
+    with database.read() as connection:
+        assert connection.execute(text("SELECT sum(n) FROM held_probe")).scalar_one() == 3
+
+
+def test_a_failed_transaction_rolls_back_and_the_next_checks_a_connection_out_again(
+    container: Container,
+) -> None:
+    database = container.database
+    checkouts: list[int] = []
+    event.listen(database.engine, "checkout", lambda *_: checkouts.append(1))
+    writer = database.held_writer()
+    with writer.write() as connection:
+        connection.execute(text("CREATE TABLE held_probe (n INTEGER)"))
+
+    def failing_step() -> None:
+        with writer.write() as connection:
+            connection.execute(text("INSERT INTO held_probe VALUES (1)"))
+            raise RuntimeError("step failed")
+
+    with pytest.raises(RuntimeError):
+        failing_step()
+    with writer.write() as connection:
+        connection.execute(text("INSERT INTO held_probe VALUES (2)"))
+    writer.close()
+    assert len(checkouts) == 2  # the pool (pre-ping on PostgreSQL) replaces a connection that broke
+    with database.read() as connection:
+        assert connection.execute(text("SELECT n FROM held_probe")).scalars().all() == [2]
+        assert "ramal_write" not in connection.info  # a pooled connection must not start writers' BEGIN
+
+
+def test_a_second_transaction_waits_for_the_first(container: Container) -> None:
+    """A shutdown step may start while a cancelled one still runs in its thread: never both at once."""
+    writer = container.database.held_writer()
+    inside, release, order = threading.Event(), threading.Event(), []
+
+    def first() -> None:
+        with writer.write():
+            inside.set()
+            release.wait(5)
+            order.append("first")
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert inside.wait(5)
+    threading.Timer(0.2, release.set).start()
+    with writer.write():
+        order.append("second")
+    thread.join(5)
+    writer.close()
+    assert order == ["first", "second"]
