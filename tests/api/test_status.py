@@ -8,7 +8,6 @@ from typing import Any
 
 import orjson
 import pytest
-from aiohttp import web
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
@@ -18,23 +17,17 @@ from ramal.clock import ManualClock
 from ramal.container import Container
 from ramal.store.tables import events
 from tests.conftest import Account, make_account
-from tests.delivery.helpers import Receiver, close_dispatchers, dispatcher, register
+from tests.delivery.helpers import Receiver, dispatcher, proxy_error, register, running_receiver
 from tests.traffic.helpers import envelope, place, settle
 
 runner = CliRunner()
 DAY = "2026-11-23T00:00:00"  # the ManualClock's day: explicit windows keep the test date-proof
 
 
-async def proxy_error(_: web.Request) -> web.StreamResponse:
-    return web.Response(status=502, text="Bad Gateway")
-
-
 @pytest.fixture
 async def failing() -> AsyncIterator[Receiver]:
-    running = await Receiver(proxy_error).start()
-    yield running
-    await close_dispatchers()
-    await running.stop()
+    async with running_receiver(proxy_error) as running:
+        yield running
 
 
 @pytest.fixture(autouse=True)

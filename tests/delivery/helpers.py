@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -212,6 +213,21 @@ CREATED: list[Dispatcher] = []
 async def close_dispatchers() -> None:
     while CREATED:
         await CREATED.pop().close()
+
+
+async def proxy_error(_: web.Request) -> web.StreamResponse:
+    return web.Response(status=502, text="Bad Gateway from the customer's proxy")
+
+
+@asynccontextmanager
+async def running_receiver(behaviour: Behaviour = ok) -> AsyncIterator[Receiver]:
+    """A started receiver (a fixture's body): on exit, the dispatchers made meanwhile close first."""
+    running = await Receiver(behaviour).start()
+    try:
+        yield running
+    finally:
+        await close_dispatchers()
+        await running.stop()
 
 
 async def wait_until(condition: Callable[[], bool], seconds: float) -> float:

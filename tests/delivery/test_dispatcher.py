@@ -21,20 +21,18 @@ from tests.conftest import Account
 from tests.delivery.helpers import (
     Receiver,
     add_events,
-    close_dispatchers,
     dispatcher,
     principal,
     register,
+    running_receiver,
     wait_until,
 )
 
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
-    running = await Receiver().start()
-    yield running
-    await close_dispatchers()
-    await running.stop()
+    async with running_receiver() as running:
+        yield running
 
 
 def states(container: Container) -> list[tuple[str, int]]:

@@ -14,21 +14,15 @@ from typer.testing import CliRunner
 from ramal.cli.main import app
 from ramal.container import Container
 from tests.conftest import Account, make_account
-from tests.delivery.helpers import Receiver, add_events, close_dispatchers, dispatcher, register
+from tests.delivery.helpers import Receiver, add_events, dispatcher, proxy_error, register, running_receiver
 
 runner = CliRunner()
 
 
-async def proxy_error(_: web.Request) -> web.StreamResponse:
-    return web.Response(status=502, text="Bad Gateway from the customer's proxy")
-
-
 @pytest.fixture
 async def failing() -> AsyncIterator[Receiver]:
-    running = await Receiver(proxy_error).start()
-    yield running
-    await close_dispatchers()
-    await running.stop()
+    async with running_receiver(proxy_error) as running:
+        yield running
 
 
 def cli(*args: str) -> Any:
