@@ -186,6 +186,8 @@ class Dispatcher(Loop):
         self, results: list[AttemptResult], given_back: list[int], budget: Budget | None
     ) -> tuple[int, list[ClaimedDelivery], list[str], datetime]:
         now = self.clock.now()
+        if not results and not given_back and not self._has_work(now):
+            return 0, [], [], now  # idle: no write lock taken (on SQLite it is the API's too)
         with self._writer.write() as connection:
             repo = self._repo(connection)
             paused = self._record(repo, results, now)
@@ -197,6 +199,10 @@ class Dispatcher(Loop):
                 else []
             )
         return fanned, claims, paused, now
+
+    def _has_work(self, now: datetime) -> bool:
+        with self.database.read() as connection:
+            return self._repo(connection).has_work(now)
 
     def _record(self, repo: DeliveryRepository, results: list[AttemptResult], now: datetime) -> list[str]:
         """Log the attempts, move their deliveries on, and track endpoint health; returns paused codes."""
