@@ -47,10 +47,6 @@ class Slots:
         self._in_flight = 0
         self._queued = 0
 
-    @property
-    def idle(self) -> bool:
-        return self._in_flight == 0 and self._queued == 0
-
     def budget(self) -> Budget:
         """What may be claimed without exceeding the holding limits (see the module docstring)."""
         cap = AHEAD * self.endpoint_cap
