@@ -73,12 +73,17 @@ _EARLIER_UNFANNED = (
 # PostgreSQL, on the stale statistics a burst leaves behind, pick a bitmap scan of the whole backlog
 # plus a sort: 60 ms per claim at 10k pending, against 0.4 ms for the index walk.) Statements are
 # built once, with bind parameters, so each cycle only executes them.
+# Pending, due by ``now``, and not leased (or its lease expired): what a claim may take, before the
+# per-call order and endpoint checks.
+_DUE_NOW = (
+    deliveries.c.state == "pending",
+    deliveries.c.next_attempt_at <= bindparam("now"),
+    or_(deliveries.c.lease_expires_at.is_(None), deliveries.c.lease_expires_at <= bindparam("now")),
+)
 _DUE = (
     select(deliveries.c.id, deliveries.c.attempts, deliveries.c.event_id, deliveries.c.endpoint_code)
     .where(
-        deliveries.c.state == "pending",
-        deliveries.c.next_attempt_at <= bindparam("now"),
-        or_(deliveries.c.lease_expires_at.is_(None), deliveries.c.lease_expires_at <= bindparam("now")),
+        *_DUE_NOW,
         deliveries.c.endpoint_code.in_(bindparam("codes", expanding=True)),
         _EARLIER_PENDING.is_(None),
         _EARLIER_UNFANNED.is_(None),
@@ -285,15 +290,7 @@ class DeliveryFilter:
 _WORK = select(
     or_(
         exists(select(events.c.id).where(events.c.fanned_out.is_(False))),
-        exists(
-            select(deliveries.c.id).where(
-                deliveries.c.state == "pending",
-                deliveries.c.next_attempt_at <= bindparam("now"),
-                or_(
-                    deliveries.c.lease_expires_at.is_(None), deliveries.c.lease_expires_at <= bindparam("now")
-                ),
-            )
-        ),
+        exists(select(deliveries.c.id).where(*_DUE_NOW)),
     )
 )
 
