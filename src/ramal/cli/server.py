@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -71,9 +72,20 @@ def worker() -> None:
 
     console.print(f"ramal worker running {len(container.loops())} loops")
     try:
-        asyncio.run(main())
+        with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
+            runner.run(main())
     finally:
         container.close()
+
+
+def _event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop where it is installed (``uvicorn[standard]`` brings it), as ``ramal serve`` runs on it:
+    the embedded and the standalone dispatcher then run on the same loop. Else asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 def migrate() -> None:
