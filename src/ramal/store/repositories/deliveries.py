@@ -11,7 +11,7 @@ SQLite the write transaction's ``BEGIN IMMEDIATE`` serialises claims.
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -450,13 +450,11 @@ class DeliveryRepository:
             self.connection.exec_driver_sql(batch.sql, batch.parameters(rows))
             return
         self._plan_keyed()
+        stored = _per_batch(_naive_utc)
         columns = zip(*rows, strict=True)
         self.connection.exec_driver_sql(
             postgresql_sql,
-            {
-                name: [_naive_utc(value) for value in column]
-                for name, column in zip(names, columns, strict=True)
-            },
+            {name: [stored(value) for value in column] for name, column in zip(names, columns, strict=True)},
         )
 
     def give_back(self, ids: Collection[int], owner: str) -> None:
@@ -592,9 +590,9 @@ class _SqliteBatch:
         ]
 
     def parameters(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-        slots = self._slots
+        slots, stored = self._slots, _per_batch(_sqlite_text)
         return [
-            tuple(constant if index is None else _sqlite_value(row[index]) for index, constant in slots)
+            tuple([constant if index is None else stored(row[index]) for index, constant in slots])
             for row in rows
         ]
 
@@ -604,16 +602,31 @@ def _sqlite_batch(statement: Executable, names: tuple[str, ...]) -> _SqliteBatch
     return _SqliteBatch(statement, names)
 
 
-def _sqlite_value(value: Any) -> Any:
-    """What SQLAlchemy's SQLite ``DATETIME`` stores for a :class:`UTCDateTime` (naive UTC text with
-    six fractional digits, so that text order is time order); anything else as it is."""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-    return value
+def _per_batch(convert: Callable[[datetime], Any]) -> Callable[[Any], Any]:
+    """``convert`` for the values of one batch: datetimes converted once per distinct instant (the
+    rows of a batch share a few: their step's ``now``, the same attempt times in two statements),
+    anything else as it is."""
+    done: dict[datetime, Any] = {}
+
+    def stored(value: Any) -> Any:
+        if not isinstance(value, datetime):
+            return value
+        converted = done.get(value)
+        if converted is None:
+            converted = done[value] = convert(value)
+        return converted
+
+    return stored
 
 
-def _naive_utc(value: Any) -> Any:
-    return value.astimezone(UTC).replace(tzinfo=None) if isinstance(value, datetime) else value
+def _sqlite_text(value: datetime) -> str:
+    """What SQLAlchemy's SQLite ``DATETIME`` stores for a :class:`UTCDateTime`: naive UTC text with
+    six fractional digits, so that text order is time order."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _naive_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None)
 
 
 def _claimed(delivery: Any, event: Any, endpoint: Any) -> ClaimedDelivery:
