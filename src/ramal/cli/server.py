@@ -62,15 +62,16 @@ def worker() -> None:
     configure_logging(settings)
     container = build_container(settings)
     upgrade(container.database.engine)
+    loops = container.loops(own_process=True)
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        await run_loops(container.loops(), stop)
+        await run_loops(loops, stop)
 
-    console.print(f"ramal worker running {len(container.loops())} loops")
+    console.print(f"ramal worker running {len(loops)} loops")
     try:
         with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
             runner.run(main())
