@@ -210,14 +210,22 @@ class StatementService:
         criteria: Criteria,
         convert: Callable[[StatementRow], EntryT],
     ) -> StatementPage[EntryT]:
-        total = repo.count(source, query)
-        pages = -(-total // self.page_size)
         offset = (criteria.page - 1) * self.page_size
-        rows: list[StatementRow] = []
-        if offset < total:  # past the end: an empty page, without touching a record
-            rows = repo.page(
+
+        def page() -> list[StatementRow]:
+            return repo.page(
                 source, query, limit=self.page_size, offset=offset, with_fields=criteria.include_fields
             )
+
+        if offset == 0:
+            # Page 1 first: when it is not full it is the whole statement and gives the total, so a
+            # lookup (callerid, a CPF) runs one query instead of two.
+            rows = page()
+            total = len(rows) if len(rows) < self.page_size else repo.count(source, query)
+        else:
+            total = repo.count(source, query)
+            rows = page() if offset < total else []  # past the end: no record is touched
+        pages = -(-total // self.page_size)
         return StatementPage([convert(row) for row in rows], criteria.page, pages, total, self.page_size)
 
 
