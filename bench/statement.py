@@ -9,8 +9,14 @@
    seed's busiest pin.
 3. For each case, sends ``--requests`` sequential keep-alive requests (after a warm-up), rotating
    days / CPFs / callerids, and measures p50 / p99. In the same run it captures the exact SQL the
-   service issues for each request (COUNT + page) and replays it on a raw DBAPI connection
-   (sqlite3 / psycopg), fetching every row, to give the floor the endpoint is compared with.
+   service issues for each request (COUNT + page) and measures two floors:
+
+   - *raw SQL*: those statements replayed on a raw DBAPI connection (sqlite3 / psycopg), fetching
+     every row, in this process: the issue's floor (its 1.5x target is the ratio to this one);
+   - *bare HTTP*: the same statements served by bench/bare_sql_app.py, a bare Starlette app under the
+     same uvicorn options, asked with the same request bodies by the same client over the same
+     keep-alive: the least any HTTP endpoint answering that SQL costs, so the ratio to it is what
+     ramal itself adds.
 4. Saves the query plans (``bench/plans/statement-<backend>.txt``) and prints a Markdown table,
    plus the server's resident memory after each case (flat memory = pages only, never result sets).
 """
@@ -21,6 +27,8 @@ import argparse
 import http.client
 import json
 import os
+import pickle
+import socket
 import subprocess
 import sys
 import time
@@ -35,6 +43,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from sqlalchemy import event, text
 
+from bare_sql_app import replay  # both floors replay the captured SQL the same way
 from ramal.api.extrato import (
     TIPO_FILTRO,
     read_criteria,
@@ -85,12 +94,29 @@ def main() -> None:
     try:
         principal = busiest_principal(database, seed)
         cases = build_cases(database, principal, seed)
-        server = start_server(url)
+        ramal = start_ramal(url)
         try:
-            run(args, database, principal, cases, server, seed)
+            token = httpx.post(
+                f"{ramal.base_url}/request_token",
+                data={"client_id": seed["client_id"], "client_secret": seed["client_secret"]},
+            ).json()["access_token"]
+            service = StatementService(database, SystemClock(), page_size=PAGE_SIZE, retention_days=90)
+            captured = [
+                [capture(database, service, principal, case, v) for v in case.variants] for case in cases
+            ]
+            statements = RESULTS / f"statement-{args.backend}-captured.pickle"
+            statements.write_bytes(pickle.dumps([
+                (case.path, form(token, variant), sent)
+                for case, per_variant in zip(cases, captured, strict=True)
+                for variant, sent in zip(case.variants, per_variant, strict=True)
+            ]))  # fmt: skip
+            bare = start_bare(url, statements)
+            try:
+                run(args, database, cases, captured, token, ramal, bare, seed)
+            finally:
+                bare.stop()
         finally:
-            server.terminate()
-            server.wait(timeout=20)
+            ramal.stop()
     finally:
         database.dispose()
 
@@ -185,30 +211,59 @@ def _naive_utc(moment: datetime) -> str:
 # --- the server ----------------------------------------------------------------------------------
 
 
-def start_server(url: str) -> subprocess.Popen[bytes]:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+def start_ramal(url: str) -> Server:
+    port = free_port()
     env = {**os.environ, "RAMAL_DATABASE_URL": url, "RAMAL_PORT": str(port), "RAMAL_LOG_LEVEL": "WARNING",
            "RAMAL_DATA_DIR": str(RESULTS / "data"), "RAMAL_HTTP_WORKERS": "1"}  # fmt: skip
-    server = subprocess.Popen(
-        [sys.executable, "-m", "ramal", "serve", "--no-workers", "--no-migrate"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    server.base_url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{server.base_url}/readyz", timeout=1).status_code == 200:  # type: ignore[attr-defined]
-                return server
-        except httpx.TransportError:
-            time.sleep(0.2)
-    server.kill()
-    raise SystemExit("ramal serve did not start")
+    return Server.start([sys.executable, "-m", "ramal", "serve", "--no-workers", "--no-migrate"], env, port)
+
+
+def start_bare(url: str, statements: Path) -> Server:
+    port = free_port()
+    command = [
+        sys.executable,
+        str(ROOT / "bench" / "bare_sql_app.py"),
+        str(port),
+        normalized(url),
+        str(statements),
+    ]
+    return Server.start(command, dict(os.environ), port)
+
+
+@dataclass
+class Server:
+    """A server subprocess on a local port, and one keep-alive client connection to it."""
+
+    process: subprocess.Popen[bytes]
+    base_url: str
+
+    @classmethod
+    def start(cls, command: list[str], env: dict[str, str], port: int) -> Server:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = cls(process, f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{server.base_url}/readyz", timeout=1).status_code == 200:
+                    return server
+            except httpx.TransportError:
+                time.sleep(0.2)
+        process.kill()
+        raise SystemExit(f"{command[1]} did not start")
+
+    def client(self) -> http.client.HTTPConnection:
+        # http.client, not httpx: its per-request cost (~0.1 ms) keeps the client out of the figures.
+        return http.client.HTTPConnection(self.base_url.removeprefix("http://"), timeout=30)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=20)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def rss_mb(pid: int) -> float:
@@ -224,56 +279,72 @@ def rss_mb(pid: int) -> float:
 def run(
     args: argparse.Namespace,
     database: Database,
-    principal: Principal,
     cases: list[Case],
-    server: subprocess.Popen[bytes],
+    captured: list[list[list[tuple[str, Any]]]],
+    token: str,
+    ramal: Server,
+    bare: Server,
     seed: dict[str, Any],
 ) -> None:
-    base_url: str = server.base_url  # type: ignore[attr-defined]
-    service = StatementService(database, SystemClock(), page_size=PAGE_SIZE, retention_days=90)
-    token = httpx.post(
-        f"{base_url}/request_token",
-        data={"client_id": seed["client_id"], "client_secret": seed["client_secret"]},
-    ).json()["access_token"]
-    # http.client, not httpx: its per-request cost (~0.1 ms) keeps the client out of the figures.
-    client = http.client.HTTPConnection(base_url.removeprefix("http://"), timeout=30)
-    headers = {"Content-Type": "application/x-www-form-urlencoded"}
-    try:
-        raw = database.engine.raw_connection()
-        raw.detach()
-        plans: list[str] = []
-        rows_out = [
-            "| case | rows | HTTP p50 | HTTP p99 | raw SQL p50 | raw SQL p99 | p50 ratio | overhead | RSS |",
-            "|---|---|---|---|---|---|---|---|---|",
-        ]
-        for case in cases:
-            captured = [capture(database, service, principal, case, variant) for variant in case.variants]
-            plans.append(explain(database, raw, case, captured[0]))
-            raw_times = measure(lambda i, captured=captured: replay(raw, captured[i % len(captured)]), args)
-            rows_seen: list[int] = []
-
-            def request(i: int, case: Case = case, rows_seen: list[int] = rows_seen) -> None:
-                form = urlencode({"access_token": token, **case.variants[i % len(case.variants)]})
-                client.request("POST", case.path, form, headers)
-                body = client.getresponse().read()
-                if b"000" not in body[:200]:  # codigo comes early in both JSON and XML
-                    raise SystemExit(f"{case.name}: unexpected answer {body[:300]!r}")
-                rows_seen.append(body.count(b'"callerid"') + body.count(b"<callerid>"))  # fmt: skip
-
-            client.close()  # idle while the raw SQL ran: uvicorn may have dropped it (keep-alive 5 s)
-            http_times = measure(request, args)
-            line = row(case, rows_seen, http_times, raw_times, rss_mb(server.pid))
-            print(line, flush=True)
-            rows_out.append(line)
-        raw.close()
-    finally:
-        client.close()
+    raw = database.engine.raw_connection()
+    raw.detach()
+    plans: list[str] = []
+    rows_out = [
+        "| case | rows | HTTP p50 | HTTP p99 | raw SQL p50 | raw SQL p99 | p50 ratio | overhead "
+        "| bare HTTP p50 | bare HTTP p99 | p50 ratio to bare | over bare | RSS |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for case, statements in zip(cases, captured, strict=True):
+        plans.append(explain(database, raw, case, statements[0]))
+        raw_times = measure(lambda i, sent=statements: replay(raw, sent[i % len(sent)]), args)
+        bare_times, _ = measure_http(bare, case, token, args, answered=_bare_rows)
+        http_times, rows_seen = measure_http(ramal, case, token, args, answered=_envelope_rows)
+        line = row(case, rows_seen, http_times, raw_times, bare_times, rss_mb(ramal.process.pid))
+        print(line, flush=True)
+        rows_out.append(line)
+    raw.close()
     PLANS.mkdir(parents=True, exist_ok=True)
     plan_file = PLANS / f"statement-{args.backend}.txt"
     plan_file.write_text(f"# {args.backend}, {seed['calls']:,} calls\n\n" + "\n\n".join(plans) + "\n")
     print("\n" + "\n".join(rows_out))
     (RESULTS / f"statement-{args.backend}.md").write_text("\n".join(rows_out) + "\n")
     print(f"\nplans saved to {plan_file.relative_to(ROOT)}")
+
+
+def form(token: str, variant: dict[str, str]) -> str:
+    """The request body of one variant: the same bytes go to ramal and to the bare app."""
+    return urlencode({"access_token": token, **variant})
+
+
+def measure_http(
+    server: Server, case: Case, token: str, args: argparse.Namespace, *, answered: Callable[[bytes], int]
+) -> tuple[list[float], list[int]]:
+    """Sequential keep-alive POSTs of the case's variants; ``answered`` checks a body, counts its rows."""
+    bodies = [form(token, variant) for variant in case.variants]
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    client = server.client()  # a fresh connection: uvicorn drops one idle for 5 s (keep-alive)
+    rows_seen: list[int] = []
+
+    def request(i: int) -> None:
+        client.request("POST", case.path, bodies[i % len(bodies)], headers)
+        rows_seen.append(answered(client.getresponse().read()))
+
+    try:
+        return measure(request, args), rows_seen
+    finally:
+        client.close()
+
+
+def _envelope_rows(body: bytes) -> int:
+    if b"000" not in body[:200]:  # codigo comes early in both JSON and XML
+        raise SystemExit(f"unexpected answer {body[:300]!r}")
+    return body.count(b'"callerid"') + body.count(b"<callerid>")
+
+
+def _bare_rows(body: bytes) -> int:
+    if not body.startswith(b'{"rows":'):
+        raise SystemExit(f"unexpected answer from the bare app {body[:300]!r}")
+    return 0  # not counted: parsing the JSON would add the client's time to the floor
 
 
 def capture(
@@ -300,16 +371,7 @@ def capture(
     return statements
 
 
-def replay(raw: Any, statements: list[tuple[str, Any]]) -> None:
-    cursor = raw.cursor()
-    for statement, parameters in statements:
-        cursor.execute(statement, parameters)
-        cursor.fetchall()
-    cursor.close()
-    raw.commit()
-
-
-def measure(action: Callable[[int], None], args: argparse.Namespace) -> list[float]:
+def measure(action: Callable[[int], object], args: argparse.Namespace) -> list[float]:
     for i in range(args.warmup):
         action(i)
     times = []
@@ -325,16 +387,16 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def row(case: Case, rows_seen: list[int], http: list[float], raw: list[float], rss: float) -> str:
-    h50, h99, r50, r99 = (
-        percentile(http, 0.5),
-        percentile(http, 0.99),
-        percentile(raw, 0.5),
-        percentile(raw, 0.99),
+def row(
+    case: Case, rows_seen: list[int], http: list[float], raw: list[float], bare: list[float], rss: float
+) -> str:
+    h50, h99, r50, r99, b50, b99 = (
+        percentile(times, fraction) for times in (http, raw, bare) for fraction in (0.5, 0.99)
     )
     rows = f"{min(rows_seen)}-{max(rows_seen)}" if min(rows_seen) != max(rows_seen) else str(rows_seen[0])
     return (f"| {case.name} | {rows} | {h50:.2f} ms | {h99:.2f} ms | {r50:.2f} ms | {r99:.2f} ms | "
-            f"{h50 / r50:.2f}x | +{h50 - r50:.2f} ms | {rss:.0f} MB |")  # fmt: skip
+            f"{h50 / r50:.2f}x | +{h50 - r50:.2f} ms | {b50:.2f} ms | {b99:.2f} ms | {h50 / b50:.2f}x | "
+            f"{h50 - b50:+.2f} ms | {rss:.0f} MB |")  # fmt: skip
 
 
 def explain(database: Database, raw: Any, case: Case, statements: list[tuple[str, Any]]) -> str:

@@ -162,8 +162,10 @@ def test_an_interrupted_import_completes_on_rerun_without_duplicates(
 ) -> None:
     service = CdrImportService(container.database, container.clock, container.ids, batch_size=2)
     # SQLite stores batch by batch, PostgreSQL in one transaction.
-    name = "insert_new_calls" if container.database.is_postgresql else "store_batch"
-    real_insert = getattr(imports, name)
+    module, name = (
+        (imports, "insert_new_calls") if container.database.is_postgresql else (call_import, "_insert_sqlite")
+    )
+    real_insert = getattr(module, name)
     batches = {"n": 0}
 
     def crash_on_third_batch(*args: Any) -> int:
@@ -172,20 +174,21 @@ def test_an_interrupted_import_completes_on_rerun_without_duplicates(
             raise RuntimeError("power cut")
         return real_insert(*args)
 
-    monkeypatch.setattr(imports, name, crash_on_third_batch)
+    monkeypatch.setattr(module, name, crash_on_third_batch)
     with pytest.raises(RuntimeError):
         service.import_asterisk_csv(SAMPLE, account.pin)
     # SQLite commits batch by batch; PostgreSQL imports in one transaction, rolled back whole.
     stored = 0 if container.database.is_postgresql else 4
     assert count(container, calls) == stored
-    monkeypatch.setattr(imports, name, real_insert)
+    monkeypatch.setattr(module, name, real_insert)
     report = service.import_asterisk_csv(SAMPLE, account.pin)
     assert (report.imported, report.already_present) == (6 - stored, stored)
     assert (count(container, calls), count(container, call_fields)) == (6, 2)
 
 
 def test_foreign_keys_are_checked_again_after_an_import(container: Container, account: Account) -> None:
-    """The SQLite store turns per-row foreign-key checks off on its pooled connection, and back on."""
+    """The SQLite store turns per-row foreign-key checks off on a connection of its own, never on the
+    pool's."""
     container.imports.import_asterisk_csv(SAMPLE, account.pin)
     if container.database.is_postgresql:
         return

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
+from sqlalchemy import event
 from starlette.testclient import TestClient
 
 from ramal.clock import ManualClock
@@ -165,6 +166,37 @@ def test_pages_stable_order_with_ties_and_past_the_end(
     for beyond in ("3", "1000", str(2**63 - 1)):
         answer = post(client, "/extrato/list", account.token, pagina=beyond, **DAY)
         assert (answer["codigo"], answer["msg"], answer["paginas"]) == ("000", [], 2)
+
+
+def test_a_first_page_that_is_not_full_is_the_total_without_a_count(
+    client: TestClient, container: Container, account: Account
+) -> None:
+    small_pages(container, 3)
+    sent: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if "FROM calls" in statement:  # the statement's own reads, not the token check's
+            sent.append("COUNT" if statement.startswith("SELECT count(") else "page")
+
+    def asked(**params: str) -> tuple[list[str], int, int]:
+        sent.clear()
+        answer = post(client, "/extrato/list", account.token, **DAY, **params)
+        return list(sent), len(ids(answer)), answer["paginas"]
+
+    event.listen(container.database.engine, "before_cursor_execute", record)
+    try:
+        assert asked() == (["page"], 0, 0)
+        for _ in range(2):
+            add_call(container, account_id=account.account_id, pin=account.pin, started_at=T0)
+        assert asked() == (["page"], 2, 1)
+        add_call(container, account_id=account.account_id, pin=account.pin, started_at=T0)
+        assert asked() == (["page", "COUNT"], 3, 1)  # a full page: there may be more
+        add_call(container, account_id=account.account_id, pin=account.pin, started_at=T0)
+        assert asked() == (["page", "COUNT"], 3, 2)
+        assert asked(pagina="2") == (["COUNT", "page"], 1, 2)
+        assert asked(pagina="3") == (["COUNT"], 0, 2)  # past the end: no record is read
+    finally:
+        event.remove(container.database.engine, "before_cursor_execute", record)
 
 
 def test_empty_statement(client: TestClient, account: Account) -> None:

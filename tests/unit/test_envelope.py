@@ -58,6 +58,13 @@ def test_xml_is_well_formed_utf8_with_repeated_items_and_hostile_text() -> None:
     assert campos.find("campo").attrib["nome"] == "nome completo"  # type: ignore[union-attr]
 
 
+def test_xml_drops_only_the_forbidden_control_characters() -> None:
+    kept = "tab\there, line\nbreak, cr\r, nbsp\u00a0, line sep\u2028, João"
+    raw = render_xml({"msg": kept + "\x00\x0b\x1f", "campos": {"k": "\x08" + kept}})
+    assert raw.decode().count(kept) == 2  # written as it is, whitespace and non-ASCII included
+    assert ET.fromstring(raw).findtext("msg") == kept.replace("\r", "\n")  # XML parsers normalize CR
+
+
 def test_render_picks_content_type() -> None:
     assert render({"a": 1}, OutputFormat.XML)[1] == "text/xml; charset=utf-8"
     assert render({"a": 1}, OutputFormat.JSON)[1] == "application/json; charset=utf-8"

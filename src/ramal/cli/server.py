@@ -6,7 +6,7 @@ import asyncio
 import os
 import signal
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -17,6 +17,14 @@ from ramal.logs import configure_logging
 from ramal.loops import run_loops
 from ramal.settings import Settings
 from ramal.store.migrations import current_revision, upgrade
+
+# uvicorn options of `ramal serve` beyond address and workers; bench/bare_sql_app.py serves its floor
+# with the same ones, so the two differ only in the application.
+UVICORN_OPTIONS: dict[str, Any] = {
+    "access_log": False,  # it would log query strings, which may carry access_token
+    "log_config": None,
+    "server_header": False,
+}
 
 
 def serve(
@@ -50,9 +58,7 @@ def serve(
         host=settings.host,
         port=settings.port,
         workers=settings.http_workers,
-        access_log=False,  # it would log query strings, which may carry access_token
-        log_config=None,
-        server_header=False,
+        **UVICORN_OPTIONS,
     )
 
 

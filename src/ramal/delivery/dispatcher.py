@@ -1,18 +1,18 @@
 """The dispatcher: outbox -> deliveries -> HTTP attempts -> results, as a pipeline in one process.
 
-Two things run side by side. The *database step* runs in a thread (on SQLite in ``ramal worker``,
-on the event loop: see :func:`dispatcher_for`), one write transaction at a time: it records the attempts that ended since the previous step (and hands back claims this process
-will not send), fans new outbox events out to the endpoints that want them, and claims due
-deliveries. The *attempts* run on the event loop: each claim joins a local queue (:mod:`slots`) and
-starts as soon as a slot is free, at most ``callback_concurrency`` in flight per process and
-``callback_endpoint_concurrency`` per endpoint, so a hanging receiver holds a few slots for its
-timeout and never the whole process. The queue is claimed ahead (up to as many again as the in-flight
-limits), so an attempt that ends starts the next one at once, not after the next transaction. Its
-result waits for the next step, which runs when a batch of results is in (a quarter of
-``callback_concurrency``), at once when a slot went idle for want of a claim (the low-traffic case:
-latency first), or at the poll tick. One transaction per step, not per delivery, is what lets a
-process deliver thousands per second on PostgreSQL's slow commits; while it commits, the HTTP slots
-stay busy.
+Two things run side by side. The *database step* runs in a thread (on SQLite in ``ramal worker``, on
+the event loop: see :func:`dispatcher_for`), one write transaction at a time: it records the
+attempts that ended since the previous step (and hands back claims this process will not send), fans
+new outbox events out to the endpoints that want them, and claims due deliveries. The *attempts* run
+on the event loop: each claim joins a local queue (:mod:`slots`) and starts as soon as a slot is
+free, at most ``callback_concurrency`` in flight per process and ``callback_endpoint_concurrency``
+per endpoint, so a hanging receiver holds a few slots for its timeout and never the whole process.
+The queue is claimed ahead (up to as many again as the in-flight limits), so an attempt that ends
+starts the next one at once, not after the next transaction. Its result waits for the next step,
+which runs when a batch of results is in (a quarter of ``callback_concurrency``), at once when a
+slot went idle for want of a claim (the low-traffic case: latency first), or at the poll tick. One
+transaction per step, not per delivery, is what lets a process deliver thousands per second on
+PostgreSQL's slow commits; while it commits, the HTTP slots stay busy.
 
 At-least-once: a delivery is leased while held; a worker that dies leaves its leases to expire and
 another worker retries them. A crash after the receiver answered but before the result was recorded

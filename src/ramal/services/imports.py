@@ -55,7 +55,7 @@ from ramal.store.repositories.call_import import (
     FieldRow,
     encode_time,
     insert_new_calls,
-    store_batch,
+    sqlite_batch_store,
 )
 
 DEFAULT_BATCH_SIZE = 20_000
@@ -187,10 +187,11 @@ class CdrImportService:
             if progress:
                 progress.start("Importando", rows)
             imported = 0
-            for calls, fields in _stored_rows(checked):
-                imported += store_batch(self.database, calls, fields, self.ids.call_id)
-                if progress:
-                    progress.advance(len(calls))
+            with sqlite_batch_store(self.database) as store:
+                for calls, fields in _stored_rows(checked):
+                    imported += store(calls, fields, self.ids.call_id)
+                    if progress:
+                        progress.advance(len(calls))
         return rows, imported, bad
 
     def _store_while_checking(

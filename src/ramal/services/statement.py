@@ -74,7 +74,10 @@ class Criteria:
     include_fields: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+# The entries are not frozen: a frozen dataclass sets each field through object.__setattr__, which
+# made building one three times dearer (1.7 µs against 0.6 µs for 14 fields), and a page builds 50.
+# Nothing holds on to an entry: it is rendered and dropped.
+@dataclass(slots=True)
 class CallEntry:
     id: str
     pin: str
@@ -92,7 +95,7 @@ class CallEntry:
     fields: dict[str, str] | None  # only when asked for (include_fields)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MessageEntry:
     id: str
     callerid: str
@@ -207,14 +210,22 @@ class StatementService:
         criteria: Criteria,
         convert: Callable[[StatementRow], EntryT],
     ) -> StatementPage[EntryT]:
-        total = repo.count(source, query)
-        pages = -(-total // self.page_size)
         offset = (criteria.page - 1) * self.page_size
-        rows: list[StatementRow] = []
-        if offset < total:  # past the end: an empty page, without touching a record
-            rows = repo.page(
+
+        def page() -> list[StatementRow]:
+            return repo.page(
                 source, query, limit=self.page_size, offset=offset, with_fields=criteria.include_fields
             )
+
+        if offset == 0:
+            # Page 1 first: when it is not full it is the whole statement and gives the total, so a
+            # lookup (callerid, a CPF) runs one query instead of two.
+            rows = page()
+            total = len(rows) if len(rows) < self.page_size else repo.count(source, query)
+        else:
+            total = repo.count(source, query)
+            rows = page() if offset < total else []  # past the end: no record is touched
+        pages = -(-total // self.page_size)
         return StatementPage([convert(row) for row in rows], criteria.page, pages, total, self.page_size)
 
 

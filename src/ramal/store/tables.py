@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -57,6 +58,7 @@ pins = Table(
     Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False, index=True),
     Column("pin", String(32), nullable=False, unique=True),
     Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("id", "account_id"),  # what calls reference: a pin together with its account
 )
 
 pin_numbers = Table(
@@ -105,8 +107,8 @@ calls = Table(
     "calls",
     metadata,
     Column("id", String(36), primary_key=True),  # the wire's callerid (UUIDv7)
-    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
-    Column("pin_id", Integer, ForeignKey("pins.id"), nullable=False),
+    Column("account_id", Integer, nullable=False),
+    Column("pin_id", Integer, nullable=False),
     Column("direction", String(8), nullable=False),  # outbound | inbound
     Column("origin", String(32), nullable=False),
     Column("destination", String(32), nullable=False),
@@ -137,6 +139,11 @@ calls = Table(
     Index("ix_calls_pin_recorded", "pin_id", "started_at", "id", **_RECORDED),
     Index("ix_calls_next_step", "next_step_at", **_PENDING),
     UniqueConstraint("account_id", "external_id", name="uq_calls_account_external"),
+    # A call's pin, of the call's account: one foreign-key check per inserted call where a key for the
+    # account and one for the pin took two. PostgreSQL runs each as a query of its own, per row: a
+    # third of the server's time in a CDR import (bench/cdr_import.py). The pin's own key keeps the
+    # account real.
+    ForeignKeyConstraint(["pin_id", "account_id"], ["pins.id", "pins.account_id"]),
 )
 
 call_fields = Table(
@@ -152,6 +159,11 @@ call_fields = Table(
     # answered from the index alone (the statement's tie-break is the call id).
     Index("ix_call_fields_account_lookup", "account_id", "key", "value", "started_at", "call_id"),
     Index("ix_call_fields_pin_lookup", "pin_id", "key", "value", "started_at", "call_id"),
+    # On SQLite the primary key is the table: a rowid table would keep its rows in one b-tree and the
+    # key in another, one b-tree write more per field row (a CDR import writes 600,000 of them per
+    # million calls; bench/cdr_import.py). The rows are small, and the lookup indexes already end in
+    # the key's columns, so they stay covering.
+    sqlite_with_rowid=False,
 )
 
 messages = Table(
@@ -261,7 +273,7 @@ events = Table(
     Index("ix_events_account_created", "account_id", "created_at"),
 )
 
-# The delivery queue has no foreign keys (migration 0002): the dispatcher alone writes it, from the
+# The delivery queue has no foreign keys (migration 0004): the dispatcher alone writes it, from the
 # event and endpoint rows it read in the same transaction, and events, endpoints (removal is a state)
 # and deliveries are never deleted; a check per row was most of the cost of its inserts on PostgreSQL.
 # A retention job that deletes events must delete their deliveries and attempts first.

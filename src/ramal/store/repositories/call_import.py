@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ramal.store.database import Database
+from ramal.store.sqlite_bulk import SqliteBulkWriter
 
 CALL_COLUMNS = (
     "id",
@@ -42,6 +43,7 @@ FIELD_COLUMNS = ("call_id", "key", "value", "account_id", "pin_id", "started_at"
 
 CallRow = list[Any]  # values in CALL_COLUMNS order
 FieldRow = list[Any]  # values in FIELD_COLUMNS order
+BatchStore = Callable[[Sequence[CallRow], Sequence[FieldRow], Callable[[], str]], int]
 
 _CALL_LIST = ", ".join(CALL_COLUMNS)
 _FIELD_LIST = ", ".join(FIELD_COLUMNS)
@@ -53,7 +55,6 @@ _EXTERNAL_ID = CALL_COLUMNS.index("external_id")
 # depends on the value, so the import's transaction uses generic plans.
 _GENERIC_PLANS = "SET LOCAL plan_cache_mode = force_generic_plan"
 _IMPORT_LOCK = 0x52414D  # advisory lock namespace of CDR imports ("RAM"), keyed by account
-_SQLITE_IMPORT_CACHE = "PRAGMA cache_size=-524288"  # KiB
 _LOOKUP_CHUNK = 5_000  # well under SQLite's 32,766 bound parameters
 _SQLITE_INSERT_CALLS = f"INSERT INTO calls ({_CALL_LIST}) VALUES ({', '.join('?' * len(CALL_COLUMNS))})"  # noqa: S608
 _SQLITE_INSERT_FIELDS = (
@@ -70,22 +71,31 @@ def encode_time(utc_text: str) -> str:
     return utc_text + ".000000"
 
 
-def store_batch(
-    database: Database, calls: Sequence[CallRow], fields: Sequence[FieldRow], new_id: Callable[[], str]
-) -> int:
-    """:func:`insert_new_calls` in a transaction of its own (SQLite imports commit batch by batch, so
-    the single write lock is released between batches)."""
-    if database.is_postgresql:
-        with database.write() as connection:
-            return insert_new_calls(connection, calls, fields, new_id)
-    with _sqlite_bulk_transaction(database) as cursor:
-        return _insert_sqlite(cursor, calls, fields, new_id)
+@contextmanager
+def sqlite_batch_store(database: Database) -> Iterator[BatchStore]:
+    """A function storing one batch like :func:`insert_new_calls`, in a transaction of its own (SQLite
+    imports commit batch by batch, so the single write lock is released between batches).
+
+    The import's connection skips SQLite's per-row foreign-key checks: 2 primary-key probes per call
+    and 1 per field row, ~8 % of the store (bench/cdr_import.py). They are redundant here: the rows'
+    account and pin were read before the import (neither is ever deleted) and field rows only go in
+    with their call. Index pages of a million-row import outgrow the default 64 MiB page cache; 512 MiB
+    took a 1M-row import from ~28k to ~40k rows/s (SQLite only allocates the pages it uses).
+    """
+    with SqliteBulkWriter(database, ("foreign_keys=OFF", "cache_size=-524288")) as writer:
+
+        def store(calls: Sequence[CallRow], fields: Sequence[FieldRow], new_id: Callable[[], str]) -> int:
+            with writer.transaction() as cursor:
+                return _insert_sqlite(cursor, calls, fields, new_id)
+
+        yield store
 
 
 def insert_new_calls(
     connection: Connection, calls: Sequence[CallRow], fields: Sequence[FieldRow], new_id: Callable[[], str]
 ) -> int:
-    """Insert ``calls`` whose (account, external id) is new, and the ``fields`` of those calls only.
+    """Insert ``calls`` whose (account, external id) is new, and the ``fields`` of those calls only, in
+    the caller's transaction (PostgreSQL, where an import is one transaction).
 
     Returns how many calls were inserted. Rows come without call ids (``None``; a field row holds
     its call's index in ``calls``): ids are made here, only for the calls inserted, so a re-run that
@@ -93,44 +103,7 @@ def insert_new_calls(
     """
     if not calls:
         return 0
-    if connection.dialect.name == "postgresql":
-        return _insert_postgresql(connection, calls, fields, new_id)
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        return _insert_sqlite(cursor, calls, fields, new_id)
-    finally:
-        cursor.close()
-
-
-@contextmanager
-def _sqlite_bulk_transaction(database: Database) -> Iterator[Any]:
-    """A ``BEGIN IMMEDIATE`` transaction on a raw connection, in this process's turn among writers,
-    without SQLite's per-row foreign-key checks: 2 primary-key probes per call and 1 per field row,
-    ~8 % of the store (bench/cdr_import.py). They are redundant here: the rows' account and pin were
-    read before the import (neither is ever deleted) and field rows only go in with their call.
-
-    ``PRAGMA foreign_keys`` is ignored inside a transaction, hence the raw connection: SQLAlchemy
-    would begin one before the pragma ran.
-    """
-    with database.writer_queue():
-        raw = database.engine.raw_connection()
-        try:
-            driver: Any = raw.driver_connection
-            driver.execute("PRAGMA foreign_keys=OFF")
-            cursor = driver.cursor()
-            try:
-                cursor.execute("BEGIN IMMEDIATE")
-                yield cursor
-                cursor.execute("COMMIT")
-            except BaseException:
-                if driver.in_transaction:  # also when COMMIT failed: the pragma below needs none open
-                    cursor.execute("ROLLBACK")
-                raise
-            finally:
-                cursor.close()
-                driver.execute("PRAGMA foreign_keys=ON")
-        finally:
-            raw.close()
+    return _insert_postgresql(connection, calls, fields, new_id)
 
 
 def _insert_sqlite(
@@ -143,10 +116,6 @@ def _insert_sqlite(
     """
     if not calls:
         return 0
-    # Index pages of a million-row import outgrow the default 64 MiB cache; 512 MiB took a 1M-row
-    # import from ~28k to ~40k rows/s (bench/cdr_import.py). Kept by this pooled connection
-    # afterwards: SQLite only allocates pages it uses, and imports run in the CLI's own process.
-    cursor.execute(_SQLITE_IMPORT_CACHE)
     new_calls = _first_of_each_key(calls, _present_keys(cursor, calls))
     fields = _with_ids(calls, new_calls, fields, new_id)
     cursor.executemany(_SQLITE_INSERT_CALLS, new_calls)

@@ -18,7 +18,6 @@ The repository knows nothing of the wire: it takes a :class:`StatementQuery` and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -29,6 +28,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Integer,
+    Row,
     Select,
     Table,
     bindparam,
@@ -151,8 +151,9 @@ class StatementRepository:
     ) -> list[StatementRow]:
         shape, params = _shape(source, query, with_fields=with_fields)
         params.update(limit=limit, offset=offset)
-        rows = self.connection.execute(_statements(shape)[1], params).mappings().all()
-        return [_to_row(source, row) for row in rows]
+        rows = self.connection.execute(_statements(shape)[1], params).all()
+        names = _page_columns(source, with_fields=with_fields)
+        return [_to_row(source, names, row) for row in rows]
 
 
 # --- query shapes ----------------------------------------------------------------------------------
@@ -214,10 +215,7 @@ def _statements(shape: _Shape) -> tuple[Select[Any], Select[Any]]:
         .subquery("page")
     )
     table = source.table
-    names = _CALL_COLUMNS if source is CALLS else _MESSAGE_COLUMNS
-    columns: list[Any] = [table.c[name] for name in names]
-    if shape.with_fields:
-        columns.append(table.c.campos)
+    columns: list[Any] = [table.c[name] for name in _page_columns(source, with_fields=shape.with_fields)]
     columns.append(pins.c.pin)
     page = (
         select(*columns)
@@ -288,12 +286,18 @@ def _record_conditions(source: Source, shape: _Shape) -> list[ColumnElement[bool
     return conditions
 
 
-def _to_row(source: Source, row: Any) -> StatementRow:
-    names: Sequence[str] = _CALL_COLUMNS if source is CALLS else _MESSAGE_COLUMNS
-    values = {name: row[name] for name in names}
-    if "campos" in row:
-        values["campos"] = row["campos"]
+@lru_cache(maxsize=4)
+def _page_columns(source: Source, *, with_fields: bool) -> tuple[str, ...]:
+    """The record columns a page selects first, in order (``campos`` only when asked for)."""
+    names = _CALL_COLUMNS if source is CALLS else _MESSAGE_COLUMNS
+    return (*names, "campos") if with_fields else names
+
+
+def _to_row(source: Source, names: tuple[str, ...], row: Row[Any]) -> StatementRow:
+    # By position: the page selects ``names`` first (``_page_columns``). Looking each one up by name
+    # (RowMapping) cost 1.6 µs a row against 1.3 µs.
+    values = dict(zip(names, row, strict=False))
     recording = None
-    if source is CALLS and row["recording_id"] is not None:
-        recording = RecordingInfo(row["recording_expires_at"], row["recording_purged_at"])
-    return StatementRow(values, row["pin"], recording)
+    if source is CALLS and values["recording_id"] is not None:
+        recording = RecordingInfo(row.recording_expires_at, row.recording_purged_at)
+    return StatementRow(values, row.pin, recording)

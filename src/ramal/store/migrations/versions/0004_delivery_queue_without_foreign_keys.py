@@ -1,7 +1,7 @@
 """the delivery queue without foreign keys
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0004
+Revises: 0003
 
 ``deliveries`` and ``delivery_attempts`` are written by the dispatcher alone, from the event and
 endpoint rows it has just read in the same transaction, and nothing is ever deleted from events,
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
