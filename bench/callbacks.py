@@ -3,7 +3,8 @@
 Starts a receiver (a raw ASGI app on uvicorn, as in limits.md §3) in its own process. Then, per
 database (SQLite file, and PostgreSQL with --postgres):
 
-1. ceiling: a bare aiohttp client (64 in flight) POSTs the same signed form bodies ramal sends;
+1. ceiling: a bare aiohttp client (64 in flight, on uvloop like the workers) POSTs the same signed
+   form bodies ramal sends;
 2. throughput: N events are put in the outbox, then 1 (and 2) ``ramal worker`` processes deliver them;
    deliveries/s = N / time until the receiver has seen every event id;
 3. latency: 1 worker while events are appended at a steady rate (200/s); the receiver computes each
@@ -30,6 +31,7 @@ from pathlib import Path
 import aiohttp
 import httpx
 import uuid_utils
+import uvloop
 
 from ramal.container import build_container
 from ramal.services.principal import Principal
@@ -305,10 +307,12 @@ def main() -> None:
         backends.append(("postgresql", None))
     try:
         print(f"load average before the run: {os.getloadavg()[0]:.1f} (2 cores, shared machine)")
-        ceiling, post_cpu = asyncio.run(bare_ceiling(receiver.url, body, args.events))
+        # On uvloop, as the workers run (ramal worker and ramal serve alike): the stricter ceiling.
+        ceiling, post_cpu = uvloop.run(bare_ceiling(receiver.url, body, args.events))
+        plain, plain_cpu = asyncio.run(bare_ceiling(receiver.url, body, args.events))
         print(
-            f"bare aiohttp ceiling (64 in flight, {len(body)}-byte body): {ceiling:,.0f} posts/s, "
-            f"client CPU {post_cpu:.0f} us/post"
+            f"bare aiohttp ceiling (64 in flight, {len(body)}-byte body, uvloop): {ceiling:,.0f} posts/s, "
+            f"client CPU {post_cpu:.0f} us/post (asyncio loop: {plain:,.0f}/s, {plain_cpu:.0f} us)"
         )
         for name, template in backends:
             for workers in (1, 2):

@@ -51,19 +51,20 @@ class Container:
     imports: CdrImportService
     extra_loops: list[Loop] = field(default_factory=list)
 
-    def loops(self) -> list[Loop]:
-        """The background loops a worker process runs."""
+    def loops(self, *, own_process: bool = False) -> list[Loop]:
+        """The background loops a worker process runs (``own_process``: alone, as ``ramal worker``,
+        not beside the API in ``ramal serve``)."""
         return [
             TokenJanitor(self.tokens),
             CallSimulator(self.calls, self.settings.worker_poll_seconds),
             MessageSimulator(self.messages, self.settings.worker_poll_seconds),
             RetentionPurge(self.recordings, call_retention_days=self.settings.call_retention_days),
-            self.dispatcher(),
+            self.dispatcher(own_process=own_process),
             *self.extra_loops,
         ]
 
-    def dispatcher(self) -> Dispatcher:
-        return dispatcher_for(self.settings, self.database, self.clock)
+    def dispatcher(self, *, own_process: bool = False) -> Dispatcher:
+        return dispatcher_for(self.settings, self.database, self.clock, own_process=own_process)
 
     def overview(self) -> OverviewService:
         return OverviewService(self.database, self.clock, self.callbacks)

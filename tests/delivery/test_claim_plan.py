@@ -1,4 +1,5 @@
-"""The claim's query plan on PostgreSQL: an index walk that stops at the LIMIT, whatever the statistics.
+"""The step's query plans on PostgreSQL: the claim walks the due index and stops at the LIMIT, and a
+batch of results updates its rows by primary key, whatever the statistics.
 
 A burst of events leaves PostgreSQL's statistics saying the deliveries table is nearly empty (autovacuum
 analyzes it up to a minute later); with a join in the claim it then chose a bitmap scan of the whole
@@ -14,7 +15,7 @@ import pytest
 from sqlalchemy import event
 
 from ramal.container import Container
-from ramal.store.repositories.deliveries import DeliveryRepository
+from ramal.store.repositories.deliveries import AttemptResult, DeliveryFilter, DeliveryRepository
 from tests.conftest import Account
 from tests.delivery.helpers import add_events, register
 
@@ -47,6 +48,41 @@ def test_claim_walks_the_due_index_on_a_fresh_backlog(container: Container, acco
     assert "Index Scan using ix_deliveries_due" in plan
     assert "Sort" not in plan
     assert "Bitmap" not in plan
+
+
+def test_results_update_their_rows_by_key_on_a_fresh_backlog(container: Container, account: Account) -> None:
+    if not container.database.is_postgresql:
+        pytest.skip("SQLite updates each result by its rowid (executemany)")
+    register(container, account, "http://127.0.0.1:9/hook")
+    add_events(container, account, [(f"call-{n}", 1, "answered") for n in range(5000)])
+    now = container.clock.now()
+    with container.database.write() as connection:
+        repo = DeliveryRepository(connection, postgresql=True)
+        while repo.fan_out(now, 500):
+            pass
+        claimed = repo.claim(now, "w", timedelta(seconds=60), 32)
+    results = [
+        AttemptResult(c.id, c.endpoint_code, now, "delivered", 200, 1, "ok", None, None) for c in claimed
+    ]
+    plans: list[str] = []
+
+    def explain(_conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.lstrip().startswith("UPDATE deliveries AS d"):
+            rows = cursor.connection.execute("EXPLAIN " + statement, parameters).fetchall()
+            plans.append("\n".join(row[0] for row in rows))
+
+    event.listen(container.database.engine, "after_cursor_execute", explain)
+    try:
+        with container.database.write() as connection:
+            DeliveryRepository(connection, postgresql=True).record(results)
+    finally:
+        event.remove(container.database.engine, "after_cursor_execute", explain)
+    [plan] = plans
+    assert "Index Scan using pk_deliveries" in plan  # one lookup per result ...
+    assert "ix_deliveries_due" not in plan  # ... never a read of the whole pending backlog
+    with container.database.read() as connection:
+        views = DeliveryRepository(connection, postgresql=True).find(DeliveryFilter(), 10_000)
+    assert sum(view.state == "delivered" for view in views) == 32
 
 
 def test_a_later_event_waits_while_another_worker_fans_out_the_earlier_one(

@@ -95,8 +95,9 @@ async def test_rotation_signs_with_both_secrets_during_the_overlap(
     assert not verify(old, got.event_id, timestamp, got.body, signature)
 
 
+@pytest.mark.parametrize("step_on_loop", [False, True], ids=["step-in-thread", "step-on-loop"])
 async def test_one_calls_events_arrive_in_order_even_when_the_first_fails(
-    container: Container, account: Account, receiver: Receiver, clock: ManualClock
+    container: Container, account: Account, receiver: Receiver, clock: ManualClock, step_on_loop: bool
 ) -> None:
     failures = {"left": 1}
 
@@ -118,7 +119,7 @@ async def test_one_calls_events_arrive_in_order_even_when_the_first_fails(
             ("call-2", 1, "ringing"),
         ],
     )
-    engine = dispatcher(container)
+    engine = dispatcher(container, step_on_loop=step_on_loop)
     await engine.run_once()  # call-1 #1 fails (500); call-2 #1 goes; call-1 #2 and #3 must wait
     assert sorted((r.data["callerid"], r.headers["ramal-sequence"]) for r in receiver.received) == [
         ("call-1", "1"),
@@ -366,8 +367,9 @@ async def test_removed_endpoint_gets_nothing_new(
     assert states(container) == [("gone", 1)]
 
 
+@pytest.mark.parametrize("step_on_loop", [False, True], ids=["step-in-thread", "step-on-loop"])
 async def test_a_hanging_endpoint_does_not_slow_another(
-    container: Container, account: Account, receiver: Receiver
+    container: Container, account: Account, receiver: Receiver, step_on_loop: bool
 ) -> None:
     async def hang(_: web.Request) -> web.StreamResponse:
         await asyncio.sleep(10)
@@ -378,7 +380,9 @@ async def test_a_hanging_endpoint_does_not_slow_another(
         register(container, account, stuck.url)
         register(container, account, receiver.url)
         add_events(container, account, [(f"call-{i}", 1, "answered") for i in range(40)])
-        engine = dispatcher(container, total_timeout=5.0, endpoint_concurrency=4, concurrency=16)
+        engine = dispatcher(
+            container, total_timeout=5.0, endpoint_concurrency=4, concurrency=16, step_on_loop=step_on_loop
+        )
         stop = asyncio.Event()
         task = asyncio.create_task(engine.run_forever(stop))
         elapsed = await wait_until(lambda: len(receiver.received) >= 40, 4)
@@ -414,3 +418,10 @@ def test_a_claim_handed_back_is_claimable_again_at_once_but_only_by_its_owner(
     assert claim("worker-b") == []
     give_back([held], "worker-a")
     assert claim("worker-b") == [held]
+
+
+def test_only_a_worker_process_on_sqlite_steps_on_its_event_loop(container: Container) -> None:
+    alone = container.dispatcher(own_process=True)
+    beside_the_api = container.dispatcher()
+    assert alone.config.step_on_loop is not container.database.is_postgresql
+    assert beside_the_api.config.step_on_loop is False

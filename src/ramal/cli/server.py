@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -67,19 +68,31 @@ def worker() -> None:
     configure_logging(settings)
     container = build_container(settings)
     upgrade(container.database.engine)
+    loops = container.loops(own_process=True)
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        await run_loops(container.loops(), stop)
+        await run_loops(loops, stop)
 
-    console.print(f"ramal worker running {len(container.loops())} loops")
+    console.print(f"ramal worker running {len(loops)} loops")
     try:
-        asyncio.run(main())
+        with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
+            runner.run(main())
     finally:
         container.close()
+
+
+def _event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop where it is installed (``uvicorn[standard]`` brings it), as ``ramal serve`` runs on it:
+    the embedded and the standalone dispatcher then run on the same loop. Else asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 def migrate() -> None:

@@ -1,18 +1,18 @@
 """The dispatcher: outbox -> deliveries -> HTTP attempts -> results, as a pipeline in one process.
 
-Two things run side by side. The *database step* runs in a thread, one write transaction at a
-time: it records the attempts that ended since the previous step (and hands back claims this process
-will not send), fans new outbox events out to the endpoints that want them, and claims due
-deliveries. The *attempts* run on the event loop: each claim joins a local queue (:mod:`slots`) and
-starts as soon as a slot is free, at most ``callback_concurrency`` in flight per process and
-``callback_endpoint_concurrency`` per endpoint, so a hanging receiver holds a few slots for its
-timeout and never the whole process. The queue is claimed ahead (up to as many again as the in-flight
-limits), so an attempt that ends starts the next one at once, not after the next transaction. Its
-result waits for the next step, which runs when a batch of results is in (a quarter of
-``callback_concurrency``), at once when a slot went idle for want of a claim (the low-traffic case:
-latency first), or at the poll tick. One transaction per step, not per delivery, is what lets a
-process deliver thousands per second on PostgreSQL's slow commits; while it commits, the HTTP slots
-stay busy.
+Two things run side by side. The *database step* runs in a thread (on SQLite in ``ramal worker``, on
+the event loop: see :func:`dispatcher_for`), one write transaction at a time: it records the
+attempts that ended since the previous step (and hands back claims this process will not send), fans
+new outbox events out to the endpoints that want them, and claims due deliveries. The *attempts* run
+on the event loop: each claim joins a local queue (:mod:`slots`) and starts as soon as a slot is
+free, at most ``callback_concurrency`` in flight per process and ``callback_endpoint_concurrency``
+per endpoint, so a hanging receiver holds a few slots for its timeout and never the whole process.
+The queue is claimed ahead (up to as many again as the in-flight limits), so an attempt that ends
+starts the next one at once, not after the next transaction. Its result waits for the next step,
+which runs when a batch of results is in (a quarter of ``callback_concurrency``), at once when a
+slot went idle for want of a claim (the low-traffic case: latency first), or at the poll tick. One
+transaction per step, not per delivery, is what lets a process deliver thousands per second on
+PostgreSQL's slow commits; while it commits, the HTTP slots stay busy.
 
 At-least-once: a delivery is leased while held; a worker that dies leaves its leases to expire and
 another worker retries them. A crash after the receiver answered but before the result was recorded
@@ -60,6 +60,8 @@ class DispatcherConfig:
     pause_after: timedelta = timedelta(hours=72)
     poll_seconds: float = 0.05
     metrics_port: int | None = None
+    # Run the database step on the event loop instead of in a thread (see ``Dispatcher._step``).
+    step_on_loop: bool = False
 
 
 class Dispatcher(Loop):
@@ -172,7 +174,10 @@ class Dispatcher(Loop):
         self._slot_idle = False
         budget = self._slots.budget() if claim else None
         try:
-            outcome = await asyncio.to_thread(self._transaction, results, given_back, budget)
+            if self.config.step_on_loop:
+                outcome = self._transaction(results, given_back, budget)
+            else:
+                outcome = await asyncio.to_thread(self._transaction, results, given_back, budget)
         except Exception:
             self._finished = results + self._finished  # keep them: written next step
             self._given_back = given_back + self._given_back
@@ -337,8 +342,18 @@ class Dispatcher(Loop):
         )
 
 
-def dispatcher_for(settings: Settings, database: Database, clock: Clock) -> Dispatcher:
-    """A dispatcher configured from settings (what ``ramal serve`` and ``ramal worker`` run)."""
+def dispatcher_for(
+    settings: Settings, database: Database, clock: Clock, *, own_process: bool = False
+) -> Dispatcher:
+    """A dispatcher configured from settings (what ``ramal serve`` and ``ramal worker`` run).
+
+    On SQLite the step is CPU work (the database runs in this process), and in a process of its own
+    (``ramal worker``) it runs on the event loop: in a thread it cost a thread wake-up per step and a
+    GIL hand-over at every sqlite3 call, ~5 % of the worker's CPU per delivery and ~15 % of its
+    throughput (bench/callbacks.py). In ``ramal serve`` the loop is the API's, which must not stall
+    for a step, and on PostgreSQL the step mostly waits on the server, which the thread lets the
+    attempts overlap; both keep the thread.
+    """
     sender = Sender(
         AddressGuard.from_setting(settings.callback_allow_networks),
         connect_timeout=settings.callback_connect_timeout_seconds,
@@ -353,5 +368,6 @@ def dispatcher_for(settings: Settings, database: Database, clock: Clock) -> Disp
         pause_after=timedelta(hours=settings.callback_pause_after_hours),
         poll_seconds=settings.callback_poll_seconds,
         metrics_port=settings.callback_metrics_port,
+        step_on_loop=own_process and not database.is_postgresql,
     )
     return Dispatcher(database, clock, sender, RetrySchedule(scale=settings.callback_retry_scale), config)

@@ -11,7 +11,7 @@ SQLite the write transaction's ``BEGIN IMMEDIATE`` serialises claims.
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -93,8 +93,14 @@ _DUE = (
     .with_for_update(skip_locked=True)  # PostgreSQL; SQLite's BEGIN IMMEDIATE serialises claims
 )
 # Statistics lag a burst by up to a minute (autovacuum's analyze), and with them PostgreSQL believes
-# the backlog is a few rows, so a sort looks free. The due index walk is right at every size.
-_INDEX_WALK = "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off"
+# the backlog is a few rows, so a sort, a bitmap or a sequential scan looks free. Every statement of a
+# dispatcher step is an index walk or a key lookup, which is right at every size. JIT is off because a
+# disabled plan type is costed at 1e10, far past ``jit_above_cost``: a one-row scan of the endpoints
+# then took 30-50 ms of compiling.
+_KEYED_PLANS = (
+    "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off; SET LOCAL enable_seqscan = off; "
+    "SET LOCAL jit = off"
+)
 _LEASE = (
     update(deliveries)
     .where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
@@ -133,7 +139,7 @@ _RECORD_ATTEMPT = insert(delivery_attempts).values(
 )
 _RECORD_RESULT = (
     update(deliveries)
-    .where(deliveries.c.id == bindparam("b_id"), deliveries.c.state == "pending")
+    .where(deliveries.c.id == bindparam("b_id"), deliveries.c.state == bindparam("b_was"))
     .values(
         state=bindparam("b_state"),
         attempts=deliveries.c.attempts + 1,
@@ -170,7 +176,13 @@ _STALE = select(callback_endpoints.c.code).where(
 _PAUSE = (
     update(callback_endpoints).where(_ENDPOINT_CODES).values(state="paused", state_reason=bindparam("reason"))
 )
-# The same three batch writes as single PostgreSQL statements over arrays (see ``_batch``).
+# The same three batch writes as single PostgreSQL statements over arrays (see ``_batch``). The result
+# update is written so that the only cheap way to find its rows is the primary key, whatever the
+# statistics say: ``id = ANY(ids)`` restricts the table to the batch, and the state check is a join
+# condition against each row's expected state (``was``, always "pending"), not a constant. Written as
+# ``d.state = 'pending'``, the stale statistics a burst leaves behind (pending: "18 rows") made the
+# planner read every pending delivery through the due index, or the whole table, and hash-join it
+# with the batch: 1.7 ms per step at 9k pending, growing with the backlog, for 32 key lookups.
 _RECORD_ATTEMPT_PG = """
 INSERT INTO delivery_attempts (delivery_id, attempted_at, status_code, latency_ms, response_snippet, error)
 SELECT * FROM unnest(%(b_id)s::integer[], %(b_at)s::timestamp[], %(b_status)s::integer[],
@@ -182,9 +194,9 @@ SET state = v.state, attempts = d.attempts + 1, next_attempt_at = v.next_at, lea
     lease_expires_at = NULL, last_status_code = v.status, last_error = v.error,
     delivered_at = v.delivered_at
 FROM unnest(%(b_id)s::integer[], %(b_state)s::text[], %(b_next)s::timestamp[], %(b_status)s::integer[],
-            %(b_error)s::text[], %(b_delivered)s::timestamp[])
-     AS v(id, state, next_at, status, error, delivered_at)
-WHERE d.id = v.id AND d.state = 'pending'
+            %(b_error)s::text[], %(b_delivered)s::timestamp[], %(b_was)s::text[])
+     AS v(id, state, next_at, status, error, delivered_at, was)
+WHERE d.id = ANY(%(b_id)s::integer[]) AND d.id = v.id AND d.state = v.was
 """
 _FAN_OUT_COLUMNS = ("event_id", "endpoint_code", "subject_id", "sequence", "next_attempt_at")
 _FAN_OUT = insert(deliveries).values(
@@ -299,7 +311,7 @@ class DeliveryRepository:
     def __init__(self, connection: Connection, *, postgresql: bool) -> None:
         self.connection = connection
         self.postgresql = postgresql
-        self._walking = False  # the index-walk planner settings are in force (PostgreSQL)
+        self._planned = False  # the keyed-plan planner settings are in force (PostgreSQL)
 
     def has_work(self, now: datetime) -> bool:
         """Whether a step at ``now`` would fan out or claim anything (a read: an idle dispatcher
@@ -373,17 +385,19 @@ class DeliveryRepository:
         return self._walk_index(_DUE, {"now": now, "codes": codes, "limit": limit})
 
     def _walk_index(self, statement: Select[Any], params: dict[str, Any]) -> Sequence[Any]:
-        """Run a ``ORDER BY <indexed> LIMIT n FOR UPDATE SKIP LOCKED`` read as an index walk.
-
-        The planner settings are set once per transaction (``SET LOCAL``) and left in force to its
-        end rather than reset after each walk: a repository lives for one transaction, and the rest
-        of the dispatcher's step is key lookups, for which they change nothing. That saves two round
-        trips per walk.
-        """
-        if self.postgresql and not self._walking:
-            self.connection.exec_driver_sql(_INDEX_WALK)
-            self._walking = True
+        """Run a ``ORDER BY <indexed> LIMIT n FOR UPDATE SKIP LOCKED`` read as an index walk."""
+        self._plan_keyed()
         return self.connection.execute(statement, params).all()
+
+    def _plan_keyed(self) -> None:
+        """Put the :data:`_KEYED_PLANS` settings in force on PostgreSQL, once per transaction.
+
+        ``SET LOCAL`` lasts to the end of the transaction, and a repository lives for one, so they
+        are set before its first walk or batch write and left in force: one round trip per step.
+        """
+        if self.postgresql and not self._planned:
+            self.connection.exec_driver_sql(_KEYED_PLANS)
+            self._planned = True
 
     # --- results ---------------------------------------------------------------------------------
 
@@ -404,7 +418,7 @@ class DeliveryRepository:
         self._batch(
             _RECORD_RESULT,
             _RECORD_RESULT_PG,
-            ("b_id", "b_state", "b_next", "b_status", "b_error", "b_delivered"),
+            ("b_id", "b_state", "b_next", "b_status", "b_error", "b_delivered", "b_was"),
             [
                 (
                     r.delivery_id,
@@ -413,6 +427,7 @@ class DeliveryRepository:
                     r.status_code,
                     r.error,
                     r.attempted_at if r.outcome == "delivered" else None,
+                    "pending",
                 )
                 for r in results
             ],
@@ -434,13 +449,12 @@ class DeliveryRepository:
             batch = _sqlite_batch(statement, tuple(names))
             self.connection.exec_driver_sql(batch.sql, batch.parameters(rows))
             return
+        self._plan_keyed()
+        stored = _per_batch(_naive_utc)
         columns = zip(*rows, strict=True)
         self.connection.exec_driver_sql(
             postgresql_sql,
-            {
-                name: [_naive_utc(value) for value in column]
-                for name, column in zip(names, columns, strict=True)
-            },
+            {name: [stored(value) for value in column] for name, column in zip(names, columns, strict=True)},
         )
 
     def give_back(self, ids: Collection[int], owner: str) -> None:
@@ -576,9 +590,9 @@ class _SqliteBatch:
         ]
 
     def parameters(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-        slots = self._slots
+        slots, stored = self._slots, _per_batch(_sqlite_text)
         return [
-            tuple(constant if index is None else _sqlite_value(row[index]) for index, constant in slots)
+            tuple([constant if index is None else stored(row[index]) for index, constant in slots])
             for row in rows
         ]
 
@@ -588,16 +602,31 @@ def _sqlite_batch(statement: Executable, names: tuple[str, ...]) -> _SqliteBatch
     return _SqliteBatch(statement, names)
 
 
-def _sqlite_value(value: Any) -> Any:
-    """What SQLAlchemy's SQLite ``DATETIME`` stores for a :class:`UTCDateTime` (naive UTC text with
-    six fractional digits, so that text order is time order); anything else as it is."""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-    return value
+def _per_batch(convert: Callable[[datetime], Any]) -> Callable[[Any], Any]:
+    """``convert`` for the values of one batch: datetimes converted once per distinct instant (the
+    rows of a batch share a few: their step's ``now``, the same attempt times in two statements),
+    anything else as it is."""
+    done: dict[datetime, Any] = {}
+
+    def stored(value: Any) -> Any:
+        if not isinstance(value, datetime):
+            return value
+        converted = done.get(value)
+        if converted is None:
+            converted = done[value] = convert(value)
+        return converted
+
+    return stored
 
 
-def _naive_utc(value: Any) -> Any:
-    return value.astimezone(UTC).replace(tzinfo=None) if isinstance(value, datetime) else value
+def _sqlite_text(value: datetime) -> str:
+    """What SQLAlchemy's SQLite ``DATETIME`` stores for a :class:`UTCDateTime`: naive UTC text with
+    six fractional digits, so that text order is time order."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _naive_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None)
 
 
 def _claimed(delivery: Any, event: Any, endpoint: Any) -> ClaimedDelivery:
