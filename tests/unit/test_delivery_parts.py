@@ -14,7 +14,7 @@ from ramal.delivery.log import parse_since
 from ramal.delivery.schedule import DELAYS_SECONDS, RetrySchedule
 from ramal.delivery.sender import retry_after_seconds
 from ramal.delivery.signer import new_secret, sign, signature_header, verify
-from ramal.wire.callbacks import hhmmss, render_body, render_data
+from ramal.wire.callbacks import render_body, render_data
 from tests.delivery.helpers import call_payload
 
 
@@ -102,6 +102,7 @@ def test_call_payload_renders_in_the_accounts_zone_with_portuguese_names() -> No
         answered_at="2026-11-23T12:00:05+00:00",
         ended_at="2026-11-23T12:01:10+00:00",
         duration_seconds=3725,
+        billable_seconds=None,
         recording_id="ab" * 20,
     )
     data = render_data(
@@ -113,6 +114,7 @@ def test_call_payload_renders_in_the_accounts_zone_with_portuguese_names() -> No
     assert data["status"] == "finalizada"
     assert data["direcao"] == "saida"
     assert data["duracao"] == "01:02:05"
+    assert data["duracao_cobrada"] == "00:00:00"  # a missing duration reads as zero
     assert data["gravacao_link"] == "http://r.test/extrato/gravacao/id/" + "ab" * 20
     assert data["final"] is True
     assert data["campos"] == {"CPF": "000.000.000-00"}
@@ -146,7 +148,6 @@ def test_status_words_and_message_payload() -> None:
         "2026-01-01 00:00:01",
         True,
     )
-    assert hhmmss(None) == "00:00:00"
 
 
 def test_parse_since() -> None:

@@ -14,8 +14,8 @@ from ramal.api.endpoint import Context, ParamDoc, endpoint
 from ramal.delivery.guard import MAX_URL_LENGTH
 from ramal.services.callbacks import AlreadyRemoved, Endpoint
 from ramal.services.errors import NotFound
-from ramal.wire.callbacks import local_time
 from ramal.wire.codes import Code
+from ramal.wire.dates import format_display
 from ramal.wire.envelope import Envelope
 from ramal.wire.errors import WireError
 
@@ -81,8 +81,8 @@ def _item(found: Endpoint, ctx: Context) -> dict[str, object]:
         "status": STATE_WORDS.get(found.state, found.state),
         "pausado": found.state != "active",
         "motivo": found.state_reason,
-        "falhando_desde": None if found.failing_since is None else local_time(found.failing_since, zone),
-        "data_cadastro": local_time(found.created_at, zone),
+        "falhando_desde": None if found.failing_since is None else format_display(found.failing_since, zone),
+        "data_cadastro": format_display(found.created_at, zone),
     }
 
 

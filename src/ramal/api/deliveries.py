@@ -16,8 +16,8 @@ from ramal.delivery.log import LoggedDelivery, parse_since
 from ramal.services.callbacks import SecretInfo
 from ramal.services.errors import NotFound
 from ramal.store.repositories.deliveries import DeliveryFilter
-from ramal.wire.callbacks import local_time
 from ramal.wire.codes import Code
+from ramal.wire.dates import format_display
 from ramal.wire.envelope import Envelope
 from ramal.wire.errors import WireError, parameter_error
 
@@ -143,7 +143,7 @@ def _secret_envelope(modulo: str, info: SecretInfo, zone: ZoneInfo) -> Envelope:
             "code": info.code,
             "secret": info.secret,
             "secret_anterior": info.previous_secret,
-            "secret_anterior_expira": None if expires is None else local_time(expires, zone),
+            "secret_anterior_expira": None if expires is None else format_display(expires, zone),
         },
     )
 
@@ -152,7 +152,7 @@ def _delivery(item: LoggedDelivery, zone: ZoneInfo) -> dict[str, Any]:
     d = item.delivery
 
     def when(value: Any) -> str | None:
-        return None if value is None else local_time(value, zone)
+        return None if value is None else format_display(value, zone)
 
     return {
         "evento": d.event_id,

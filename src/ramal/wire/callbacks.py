@@ -17,11 +17,11 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from ramal.wire.calls import STATUS_WORDS
+from ramal.wire.dates import format_display, format_duration
 from ramal.wire.messages import DIRECTION_WORDS, MESSAGE_STATUS_WORDS
 
 # The same words /voz/status answers (wire/calls.py), so a receiver sees one vocabulary.
 CALL_STATUS_WORDS = {**STATUS_WORDS, "incoming": "recebida"}
-_WIRE_TIME = "%Y-%m-%d %H:%M:%S"
 # What ``urlencode`` writes (``quote_plus``): unreserved bytes as they are, space as "+", the rest %XX.
 _UNRESERVED = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~"
 _PERCENT = {byte: f"%{byte:02X}".encode() for byte in range(256) if byte not in _UNRESERVED}
@@ -62,7 +62,7 @@ def render_data(
     zone = ZoneInfo(str(payload.get("timezone") or "UTC"))
     common = {
         "evento": event_type,
-        "data_evento": local_time(occurred_at, zone),
+        "data_evento": format_display(occurred_at, zone),
     }
     if event_type.startswith("message."):
         return {**common, **_message_fields(payload, zone)}
@@ -81,8 +81,8 @@ def _call_fields(payload: Mapping[str, Any], zone: ZoneInfo, public_base_url: st
         "inicio": _local(payload.get("started_at"), zone),
         "atendimento": _local(payload.get("answered_at"), zone),
         "fim": _local(payload.get("ended_at"), zone),
-        "duracao": hhmmss(payload.get("duration_seconds")),
-        "duracao_cobrada": hhmmss(payload.get("billable_seconds")),
+        "duracao": format_duration(payload.get("duration_seconds")),
+        "duracao_cobrada": format_duration(payload.get("billable_seconds")),
         "motivo": payload.get("end_reason"),
         "gravacao_link": f"{public_base_url}/extrato/gravacao/id/{recording}" if recording else None,
         "campos": dict(payload.get("campos") or {}),
@@ -124,13 +124,4 @@ def _word(words: Mapping[str, str], status: Any) -> str | None:
 def _local(value: Any, zone: ZoneInfo) -> str | None:
     if not value:
         return None
-    return local_time(datetime.fromisoformat(str(value)), zone)
-
-
-def local_time(instant: datetime, zone: ZoneInfo) -> str:
-    return instant.astimezone(zone).strftime(_WIRE_TIME)
-
-
-def hhmmss(seconds: Any) -> str:
-    total = int(seconds or 0)
-    return f"{total // 3600:02d}:{total % 3600 // 60:02d}:{total % 60:02d}"
+    return format_display(datetime.fromisoformat(str(value)), zone)
