@@ -58,10 +58,19 @@ class Container:
             TokenJanitor(self.tokens),
             CallSimulator(self.calls, self.settings.worker_poll_seconds),
             MessageSimulator(self.messages, self.settings.worker_poll_seconds),
-            RetentionPurge(self.recordings, call_retention_days=self.settings.call_retention_days),
+            self.retention_purge(),
             self.dispatcher(own_process=own_process),
             *self.extra_loops,
         ]
+
+    def retention_purge(self, batch: int = 500) -> RetentionPurge:
+        return RetentionPurge(
+            self.recordings,
+            delivery_log=self.delivery_log,
+            event_retention_days=self.settings.event_retention_days,
+            call_retention_days=self.settings.call_retention_days,
+            batch=batch,
+        )
 
     def dispatcher(self, *, own_process: bool = False) -> Dispatcher:
         return dispatcher_for(self.settings, self.database, self.clock, own_process=own_process)

@@ -114,6 +114,13 @@ class Settings(BaseSettings):
         description="Days call records (statement rows, custom fields, recordings) are kept; 0 = forever",
     )
 
+    event_retention_days: int = Field(
+        default=90,
+        ge=0,
+        description="Days callback events (with their deliveries and attempt log) are kept once nothing "
+        "of them is pending; 0 = forever",
+    )
+
     def normalized_database_url(self) -> str:
         """Map the plain ``postgresql://`` scheme to the psycopg 3 driver SQLAlchemy should use."""
         url = self.database_url

@@ -122,10 +122,10 @@ def test_call_records_follow_their_own_retention(
     settle(container, clock)
     purger = RetentionPurge(container.recordings, call_retention_days=10)
 
-    assert purger.purge_batch() == (0, 2)  # the two old calls go, with their recording
+    assert purger.purge_batch() == (0, 2, 0)  # the two old calls go, with their recording
     assert not opened.path.exists()
     assert count(container, recordings) == 0
     with container.database.read() as connection:
         assert list(connection.execute(calls.select()).scalars()) == [kept]
         assert [f.value for f in connection.execute(call_fields.select())] == ["2"]
-    assert RetentionPurge(container.recordings).purge_batch() == (0, 0)  # 0 days: keep forever
+    assert RetentionPurge(container.recordings).purge_batch() == (0, 0, 0)  # 0 days: keep forever

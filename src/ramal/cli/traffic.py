@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from ramal.cli.common import console, operator_container, print_json
-from ramal.recordings.purge import RetentionPurge
 
 
 def inbound_call(
@@ -35,16 +34,18 @@ def inbound_call(
 def purge(
     batch: Annotated[int, typer.Option(help="Rows per transaction")] = 500,
 ) -> None:
-    """Apply retention now: delete recordings past RAMAL_RECORDING_RETENTION_DAYS and, if
-    RAMAL_CALL_RETENTION_DAYS is set, older call records (the worker also does both periodically)."""
-    recordings = calls = 0
+    """Apply retention now: delete recordings past RAMAL_RECORDING_RETENTION_DAYS, callback events
+    past RAMAL_EVENT_RETENTION_DAYS that nothing is owed for and, if RAMAL_CALL_RETENTION_DAYS is set,
+    older call records (the worker also does all of it periodically)."""
+    totals = [0, 0, 0]
     with operator_container() as container:
-        purger = RetentionPurge(
-            container.recordings, call_retention_days=container.settings.call_retention_days, batch=batch
-        )
+        purger = container.retention_purge(batch)
         while True:
             done = purger.purge_batch()
-            recordings, calls = recordings + done[0], calls + done[1]
+            totals = [total + part for total, part in zip(totals, done, strict=True)]
             if max(done) < batch:
                 break
-    console.print(f"purged {recordings} expired recording(s) and {calls} call record(s)")
+    recordings, calls, events = totals
+    console.print(
+        f"purged {recordings} expired recording(s), {calls} call record(s) and {events} callback event(s)"
+    )

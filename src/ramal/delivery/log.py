@@ -37,6 +37,15 @@ class DeliveryLog:
                 where, self.clock.now()
             )
 
+    def purge(self, retention_days: int, limit: int = 500) -> int:
+        """Delete one batch of events older than ``retention_days`` that nothing is owed for (with
+        their deliveries and attempts); returns how many events. Replays reach back this far."""
+        cutoff = self.clock.now() - timedelta(days=retention_days)
+        with self.database.write() as connection:
+            return DeliveryRepository(connection, postgresql=self.database.is_postgresql).purge_finished(
+                cutoff, limit
+            )
+
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
+    delete,
     exists,
     func,
     insert,
@@ -307,6 +308,24 @@ _WORK = select(
 )
 
 
+# Events past retention whose deliveries are all finished (delivered, failed or gone): along the
+# fan-out index (fanned out, by creation time), each checked on the deliveries' event index.
+_FINISHED_BEFORE = (
+    select(events.c.id)
+    .where(
+        events.c.fanned_out.is_(True),
+        events.c.created_at < bindparam("cutoff"),
+        ~exists(
+            select(deliveries.c.id).where(
+                deliveries.c.event_id == events.c.id, deliveries.c.state == "pending"
+            )
+        ),
+    )
+    .order_by(events.c.created_at)
+    .limit(bindparam("limit"))
+)
+
+
 class DeliveryRepository:
     def __init__(self, connection: Connection, *, postgresql: bool) -> None:
         self.connection = connection
@@ -548,6 +567,23 @@ class DeliveryRepository:
             )
         )
         return result.rowcount
+
+    def purge_finished(self, cutoff: datetime, limit: int) -> int:
+        """Delete up to ``limit`` events created before ``cutoff``, oldest first, with their deliveries
+        and attempt log, once nothing of them is pending: an event still owed to an endpoint (a
+        paused one's backlog, a retry) is kept however old it is."""
+        doomed = list(self.connection.execute(_FINISHED_BEFORE, {"cutoff": cutoff, "limit": limit}).scalars())
+        if not doomed:
+            return 0
+        of_doomed = deliveries.c.event_id.in_(doomed)
+        self.connection.execute(
+            delete(delivery_attempts).where(
+                delivery_attempts.c.delivery_id.in_(select(deliveries.c.id).where(of_doomed))
+            )
+        )
+        self.connection.execute(delete(deliveries).where(of_doomed))
+        self.connection.execute(delete(events).where(events.c.id.in_(doomed)))
+        return len(doomed)
 
     def queue_stats(self) -> tuple[int, datetime | None]:
         """Pending deliveries and the creation time of the oldest (metrics)."""
