@@ -274,9 +274,10 @@ events = Table(
 )
 
 # The delivery queue has no foreign keys (migration 0004): the dispatcher alone writes it, from the
-# event and endpoint rows it read in the same transaction, and events, endpoints (removal is a state)
-# and deliveries are never deleted; a check per row was most of the cost of its inserts on PostgreSQL.
-# A retention job that deletes events must delete their deliveries and attempts first.
+# event and endpoint rows it read in the same transaction; endpoints are never deleted (removal is a
+# state), and the one place that deletes events, the retention purge
+# (``DeliveryRepository.purge_finished``), deletes their attempts and deliveries first. A check per
+# row was most of the cost of the queue's inserts on PostgreSQL.
 deliveries = Table(
     "deliveries",
     metadata,
