@@ -12,6 +12,10 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Retention settings stop at a century: a longer span would overflow date arithmetic (and mean "forever",
+# which is what 0 says where it is allowed).
+MAX_RETENTION_DAYS = 36_500
+
 
 class Settings(BaseSettings):
     """Runtime configuration. Field ``x`` is set by ``RAMAL_X``."""
@@ -94,7 +98,10 @@ class Settings(BaseSettings):
         default=50, ge=1, le=1000, description="Rows per page of /extrato/* (paginas counts these)"
     )
     statement_retention_days: int = Field(
-        default=90, ge=1, description="Call details kept, and the longest range a statement accepts"
+        default=90,
+        ge=1,
+        le=MAX_RETENTION_DAYS,
+        description="Call details kept, and the longest range a statement accepts",
     )
 
     # --- sandbox / recordings (used by traffic) ----------------------------------------------
@@ -106,17 +113,22 @@ class Settings(BaseSettings):
         description="Sandbox time compression: 1000 makes a 60 s call last 60 ms of wall time",
     )
     recording_retention_days: int = Field(
-        default=90, ge=1, description="Days a call recording stays downloadable before the purge"
+        default=90,
+        ge=1,
+        le=MAX_RETENTION_DAYS,
+        description="Days a call recording stays downloadable before the purge",
     )
     call_retention_days: int = Field(
         default=0,
         ge=0,
+        le=MAX_RETENTION_DAYS,
         description="Days call records (statement rows, custom fields, recordings) are kept; 0 = forever",
     )
 
     event_retention_days: int = Field(
         default=90,
         ge=0,
+        le=MAX_RETENTION_DAYS,
         description="Days callback events (with their deliveries and attempt log) are kept once nothing "
         "of them is pending; 0 = forever",
     )

@@ -69,3 +69,16 @@ async def test_ramal_purge_applies_event_retention_and_zero_keeps_everything(
     assert result.exit_code == 0, result.output
     assert "2 callback event(s)" in result.output
     assert counts(container) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("value", ["-1", "abc", "36501", "9" * 400])
+def test_a_bad_event_retention_setting_is_refused_at_start(
+    value: str, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAMAL_DATABASE_URL", container.settings.database_url)
+    monkeypatch.setenv("RAMAL_EVENT_RETENTION_DAYS", value)
+    result = CliRunner().invoke(app, ["purge"])
+    assert result.exit_code != 0
+    assert "RAMAL_EVENT_RETENTION_DAYS" in result.output  # the variable is named, not an OverflowError
+    assert "Traceback" not in result.output
+    assert counts(container) == (0, 0, 0)  # nothing ran

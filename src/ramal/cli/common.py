@@ -9,6 +9,7 @@ from typing import Any, NoReturn
 
 import orjson
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from ramal.container import Container, build_container
@@ -25,11 +26,23 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+def load_settings() -> Settings:
+    """The ``RAMAL_*`` settings, or one line per bad variable naming it (never a traceback)."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        fail(
+            "; ".join(
+                f"RAMAL_{'_'.join(str(part) for part in problem['loc']).upper()}: {problem['msg']}"
+                for problem in error.errors()
+            )
+        )
+
+
 @contextmanager
 def operator_container() -> Iterator[Container]:
     """A container on the configured database, migrated to head, closed afterwards."""
-    settings = Settings()
-    container = build_container(settings)
+    container = build_container(load_settings())
     try:
         upgrade(container.database.engine)
         yield container

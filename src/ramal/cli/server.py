@@ -11,11 +11,10 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 
-from ramal.cli.common import console, operator_container
+from ramal.cli.common import console, load_settings, operator_container
 from ramal.container import build_container
 from ramal.logs import configure_logging
 from ramal.loops import run_loops
-from ramal.settings import Settings
 from ramal.store.migrations import current_revision, upgrade
 
 # uvicorn options of `ramal serve` beyond address and workers; bench/bare_sql_app.py serves its floor
@@ -43,7 +42,7 @@ def serve(
             os.environ[key] = str(value)
     if no_workers:
         os.environ["RAMAL_EMBEDDED_WORKERS"] = "false"
-    settings = Settings()
+    settings = load_settings()
     configure_logging(settings)
     if settings.migrate_on_start and not no_migrate:
         with operator_container():  # migrates once here, not in every worker process
@@ -64,7 +63,7 @@ def serve(
 
 def worker() -> None:
     """Run the background loops only (scale them apart from the API)."""
-    settings = Settings()
+    settings = load_settings()
     configure_logging(settings)
     container = build_container(settings)
     upgrade(container.database.engine)
