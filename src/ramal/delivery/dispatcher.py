@@ -60,7 +60,7 @@ class DispatcherConfig:
     pause_after: timedelta = timedelta(hours=72)
     poll_seconds: float = 0.05
     metrics_port: int | None = None
-    # Run the database step on the event loop instead of in a thread (see ``Dispatcher._step``).
+    # Run the database step on the event loop instead of in a thread (when: see ``dispatcher_for``).
     step_on_loop: bool = False
 
 

@@ -639,9 +639,9 @@ def _sqlite_batch(statement: Executable, names: tuple[str, ...]) -> _SqliteBatch
 
 
 def _per_batch(convert: Callable[[datetime], Any]) -> Callable[[Any], Any]:
-    """``convert`` for the values of one batch: datetimes converted once per distinct instant (the
-    rows of a batch share a few: their step's ``now``, the same attempt times in two statements),
-    anything else as it is."""
+    """``convert`` for the values of one batch: datetimes converted once per distinct instant (a
+    fan-out's rows all carry their step's ``now``; a delivered result's attempt time is also its
+    delivery time), anything else as it is."""
     done: dict[datetime, Any] = {}
 
     def stored(value: Any) -> Any:
