@@ -170,6 +170,28 @@ async def _ok() -> web.StreamResponse:
     return web.Response(text="ok")
 
 
+async def test_a_cookie_a_receiver_sets_is_never_sent_back(
+    container: Container, account: Account, receiver: Receiver
+) -> None:
+    """Webhooks carry no cookies: one set by a receiver (perhaps another tenant's on the same host)
+    must not ride along on the next delivery."""
+
+    async def sets_cookie(_: web.Request) -> web.StreamResponse:
+        response = web.Response(text="ok")
+        response.set_cookie("session", "tenant-a-secret")
+        return response
+
+    receiver.behaviour = sets_cookie
+    # By name: aiohttp's default jar ignores cookies from IP addresses, so 127.0.0.1 would hide a jar.
+    register(container, account, receiver.url.replace("127.0.0.1", "localhost"))
+    sender = dispatcher(container)
+    add_events(container, account, [("call-1", 1, "answered")])
+    await sender.run_once()
+    add_events(container, account, [("call-2", 1, "answered")])
+    await sender.run_once()
+    assert [got.headers.get("Cookie") for got in receiver.received] == [None, None]
+
+
 async def test_redirect_is_not_followed(container: Container, account: Account, receiver: Receiver) -> None:
     async def moved(_: web.Request) -> web.StreamResponse:
         return web.Response(status=301, headers={"Location": "http://169.254.169.254/latest/meta-data"})

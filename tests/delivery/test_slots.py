@@ -61,6 +61,18 @@ def test_the_process_cap_holds_across_endpoints() -> None:
     assert len(started(slots)) == 1
 
 
+def test_a_lane_takes_one_claim_for_the_slot_it_freed() -> None:
+    slots = Slots(concurrency=4, endpoint_cap=4)
+    for n in range(4):
+        slots.add(ready(n, "a"))
+    start, _ = slots.take(NOW, limit=1)
+    assert [item.claim.id for item in start] == [0]
+    assert (slots.waiting, slots.budget().room["a"]) == (3, 4)  # 1 in flight, 3 waiting of 8
+    start, _ = slots.take(NOW, limit=2)
+    assert [item.claim.id for item in start] == [1, 2]
+    assert started(slots) == [3]  # no limit: every free slot
+
+
 def test_a_claim_that_waited_past_its_start_by_is_given_back_not_started() -> None:
     slots = Slots(concurrency=1, endpoint_cap=1)
     slots.add(ready(1, "a"))

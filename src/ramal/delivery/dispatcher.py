@@ -84,7 +84,7 @@ class Dispatcher(Loop):
         self._writer = database.held_writer()  # no pool checkout (and PostgreSQL ping) per step
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._slots = Slots(config.concurrency, config.endpoint_concurrency)
-        self._attempts: dict[asyncio.Task[AttemptResult], ClaimedDelivery] = {}
+        self._lanes: set[asyncio.Task[None]] = set()
         self._finished: list[AttemptResult] = []
         self._given_back: list[int] = []
         self._wake = asyncio.Event()
@@ -131,17 +131,18 @@ class Dispatcher(Loop):
         """
         while not stop.is_set():
             self._wake.clear()
-            if (
-                self._given_back
-                or self._slot_idle
-                or len(self._finished) >= self._record_batch
-                or (progressed and not self._slots.waiting and self._slots.budget().free > 0)
+            if self._batch_ready() or (
+                progressed and not self._slots.waiting and self._slots.budget().free > 0
             ):
                 return
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.idle_seconds)
             except TimeoutError:
                 return
+
+    def _batch_ready(self) -> bool:
+        """Enough results (or hand-backs) for a step, or a slot idle for want of a claim."""
+        return bool(self._given_back) or self._slot_idle or len(self._finished) >= self._record_batch
 
     async def close(self) -> None:
         """Release the HTTP client and the connection (after ``run_once`` use; ``run_forever`` closes
@@ -158,8 +159,8 @@ class Dispatcher(Loop):
         await self.close()
 
     async def _wait_attempts(self) -> None:
-        while self._attempts:  # each ending attempt may start a waiting one
-            await asyncio.wait(list(self._attempts))
+        while self._lanes:  # a lane goes on while claims wait for its slot
+            await asyncio.wait(list(self._lanes))
 
     # --- the database step (runs in a thread while attempts go on) -------------------------------
 
@@ -231,24 +232,43 @@ class Dispatcher(Loop):
         self._start_ready()
 
     def _start_ready(self) -> None:
+        """Start a lane for each claim a free slot can take now (after a step queued new claims)."""
         ready, stale = self._slots.take(self.clock.now())
         self._given_back.extend(stale)
         for item in ready:
-            task = asyncio.create_task(self._attempt(item.claim, item.body))
-            self._attempts[task] = item.claim
-            task.add_done_callback(self._ended)
+            lane = asyncio.create_task(self._lane(item))
+            self._lanes.add(lane)
+            lane.add_done_callback(self._lanes.discard)
 
-    def _ended(self, task: asyncio.Task[AttemptResult]) -> None:
-        """An attempt ended: free its slot, start what waits for it, and wake the loop to record it."""
-        claim = self._attempts.pop(task)
-        self._slot_idle |= self._slots.finished(claim.endpoint_code)
-        if not task.cancelled():  # cancelled only at interpreter exit: its lease expires instead
-            result = task.result()
-            self._finished.append(result)
-            if result.outcome == "gone":  # the endpoint is being disabled: send it nothing more
-                self._given_back.extend(self._slots.drop(claim.endpoint_code))
-        self._start_ready()
-        self._wake.set()
+    async def _lane(self, item: Ready | None) -> None:
+        """Attempt a claim, then the next one that may take its slot, until none waits.
+
+        A task per slot while claims wait, not one per attempt: creating, scheduling and ending a
+        task cost ~10 us on this machine, some 4 % of a delivery.
+        """
+        while item is not None:
+            code = item.claim.endpoint_code
+            try:
+                result = await self._attempt(item.claim, item.body)
+            except BaseException:  # cancelled (interpreter exit): the slot is free, the lease expires
+                self._slots.finished(code)
+                raise
+            item = self._ended(code, result)
+
+    def _ended(self, code: str, result: AttemptResult) -> Ready | None:
+        """An attempt ended: free its slot, keep its result for the next step (and wake the loop to
+        record it); returns the claim to attempt next in that slot, if one may start now."""
+        self._slot_idle |= self._slots.finished(code)
+        self._finished.append(result)
+        if result.outcome == "gone":  # the endpoint is being disabled: send it nothing more
+            self._given_back.extend(self._slots.drop(code))
+        ready, stale = self._slots.take(self.clock.now(), limit=1)
+        self._given_back.extend(stale)
+        # Wake the loop only when a step may be due, not per attempt: each wake-up re-arms a
+        # ``wait_for`` (a task and a timer), ~8 us. The loop also steps once the queue ran dry.
+        if self._batch_ready() or not self._slots.waiting:
+            self._wake.set()
+        return ready[0] if ready else None
 
     def _report_paused(self, paused: list[str]) -> None:
         for code in paused:
@@ -324,7 +344,7 @@ class Dispatcher(Loop):
             delay = self.schedule.delay_after(attempts, honoured)
             outcome = "failed" if delay is None else "retry"
             next_at = None if delay is None else started + timedelta(seconds=delay)
-        metrics.ATTEMPTS.labels(outcome).inc()
+        metrics.ATTEMPTS_BY_OUTCOME[outcome].inc()
         metrics.ATTEMPT_LATENCY.observe(response.latency_seconds)
         error = response.error
         if error is None and status is not None and not 200 <= status < 300:

@@ -18,6 +18,10 @@ from ramal.store.database import Database
 from ramal.store.repositories.deliveries import DeliveryRepository
 
 ATTEMPTS = Counter("ramal_callback_attempts_total", "Webhook delivery attempts", ["outcome"])
+# Bound once: ``labels()`` validates and locks on every call (1.3 us against 0.3 for the bound child).
+ATTEMPTS_BY_OUTCOME = {
+    outcome: ATTEMPTS.labels(outcome) for outcome in ("delivered", "retry", "failed", "gone")
+}
 ATTEMPT_LATENCY = Histogram(
     "ramal_callback_attempt_seconds",
     "Webhook attempt duration (request sent to response read)",

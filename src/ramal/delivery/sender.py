@@ -78,8 +78,14 @@ class Sender:
             connector = aiohttp.TCPConnector(
                 limit=self.limit, limit_per_host=0, resolver=GuardedResolver(self.guard), ttl_dns_cache=10
             )
+            # No cookie jar: a cookie one receiver sets must never ride along to another endpoint on
+            # the same host (another tenant's, perhaps), nor to the same one: webhooks are stateless.
             self._session = aiohttp.ClientSession(
-                connector=connector, timeout=self.timeout, auto_decompress=False, trust_env=False
+                connector=connector,
+                timeout=self.timeout,
+                auto_decompress=False,
+                trust_env=False,
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
         return self._session
 

@@ -57,12 +57,14 @@ class Slots:
         self._waiting.setdefault(ready.claim.endpoint_code, deque()).append(ready)
         self._queued += 1
 
-    def take(self, now: datetime) -> tuple[list[Ready], list[int]]:
-        """Claims to start now (counted in flight from here), and ids of stale ones to give back."""
+    def take(self, now: datetime, limit: int | None = None) -> tuple[list[Ready], list[int]]:
+        """Claims to start now (at most ``limit``; counted in flight from here), and ids of stale ones
+        to give back."""
         start: list[Ready] = []
         stale: list[int] = []
+        room = self.concurrency if limit is None else min(self.concurrency, self._in_flight + limit)
         for code, waiting in list(self._waiting.items()):
-            while waiting and self._in_flight < self.concurrency and self._busy[code] < self.endpoint_cap:
+            while waiting and self._in_flight < room and self._busy[code] < self.endpoint_cap:
                 ready = waiting.popleft()
                 self._queued -= 1
                 if ready.start_by < now:
