@@ -25,6 +25,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -238,8 +239,35 @@ def wait_unique(receiver: Receiver, target: int, limit: float = 300) -> float:
     return time.perf_counter() - started
 
 
-def throughput(database_url: str, receiver: Receiver, workers: int, events: int) -> tuple[float, float]:
-    """Deliveries/s from the first delivery to the last, and the workers' CPU microseconds per delivery."""
+def server_cpu_seconds() -> float:
+    """CPU time used so far by every PostgreSQL process on this machine (back-ends, WAL writer...)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name, fields = stat.read_text().split(" (", 1)[1].split(")", 1)
+        except (OSError, IndexError, ValueError):
+            continue  # a process that ended meanwhile
+        if name == "postgres":
+            parts = fields.split()
+            total += int(parts[11]) + int(parts[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Throughput:
+    rate: float  # deliveries/s
+    worker_us: float  # the workers' CPU per delivery
+    receiver_us: float  # the receiver's
+    server_us: float  # PostgreSQL's (0 on SQLite: it runs inside the workers)
+
+
+def throughput(database_url: str, receiver: Receiver, workers: int, events: int) -> Throughput:
+    """Deliveries/s from the first delivery to the last, and who spent how much CPU per delivery.
+
+    The machine's cores are shared by the workers, the receiver and PostgreSQL, so the CPU each
+    spends per delivery says what a run is bound by (and what a deployment with the database and
+    the receivers on other hosts would leave to the workers).
+    """
     scenario = Scenario(database_url, receiver)
     for _ in range(events // 1000):
         scenario.append(1000)
@@ -247,14 +275,20 @@ def throughput(database_url: str, receiver: Receiver, workers: int, events: int)
     processes = scenario.workers(workers)
     try:
         wait_unique(receiver, 1, 120)  # timing starts at the first delivery, not at process start-up
-        cpu = sum(cpu_seconds(process.pid) for process in processes)
+        before = _cpu_now(processes, receiver)
         first = receiver.stats()["unique"]
         elapsed = wait_unique(receiver, events)
-        cpu = sum(cpu_seconds(process.pid) for process in processes) - cpu
+        spent = [now - then for now, then in zip(_cpu_now(processes, receiver), before, strict=True)]
     finally:
         stop(processes)
         scenario.container.close()
-    return (events - first) / elapsed, 1e6 * cpu / (events - first)
+    delivered = events - first
+    return Throughput(delivered / elapsed, *(1e6 * seconds / delivered for seconds in spent))
+
+
+def _cpu_now(processes: list[subprocess.Popen[bytes]], receiver: Receiver) -> tuple[float, float, float]:
+    workers = sum(cpu_seconds(process.pid) for process in processes)
+    return workers, cpu_seconds(receiver.process.pid), server_cpu_seconds()
 
 
 def latency(database_url: str, receiver: Receiver, rate: int, seconds: int) -> dict[str, float]:
@@ -308,19 +342,25 @@ def main() -> None:
     try:
         print(f"load average before the run: {os.getloadavg()[0]:.1f} (2 cores, shared machine)")
         # On uvloop, as the workers run (ramal worker and ramal serve alike): the stricter ceiling.
+        receiver_cpu = cpu_seconds(receiver.process.pid)
         ceiling, post_cpu = uvloop.run(bare_ceiling(receiver.url, body, args.events))
+        receiver_cpu = 1e6 * (cpu_seconds(receiver.process.pid) - receiver_cpu) / args.events
         plain, plain_cpu = asyncio.run(bare_ceiling(receiver.url, body, args.events))
         print(
             f"bare aiohttp ceiling (64 in flight, {len(body)}-byte body, uvloop): {ceiling:,.0f} posts/s, "
-            f"client CPU {post_cpu:.0f} us/post (asyncio loop: {plain:,.0f}/s, {plain_cpu:.0f} us)"
+            f"CPU per post: client {post_cpu:.0f} us, receiver {receiver_cpu:.0f} us "
+            f"(asyncio loop: {plain:,.0f}/s, client {plain_cpu:.0f} us)"
         )
         for name, template in backends:
             for workers in (1, 2):
                 url = _fresh(template)
-                rate, cpu = throughput(url, receiver, workers, args.events)
+                run = throughput(url, receiver, workers, args.events)
                 print(
-                    f"{name:<10} {workers} worker(s): {rate:,.0f} deliveries/s ({100 * rate / ceiling:.0f} % "
-                    f"of ceiling), worker CPU {cpu:.0f} us/delivery, load {os.getloadavg()[0]:.1f}"
+                    f"{name:<10} {workers} worker(s): {run.rate:,.0f} deliveries/s "
+                    f"({100 * run.rate / ceiling:.0f} % of ceiling), CPU per delivery: workers "
+                    f"{run.worker_us:.0f} us, receiver {run.receiver_us:.0f} us"
+                    + (f", PostgreSQL {run.server_us:.0f} us" if name == "postgresql" else "")
+                    + f"; load {os.getloadavg()[0]:.1f}"
                 )
             stats = latency(_fresh(template), receiver, args.rate, args.seconds)
             print(

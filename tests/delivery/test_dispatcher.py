@@ -275,6 +275,43 @@ async def test_closed_connection_and_hang_are_retried(
     assert [s for s, _ in states(container)] == ["pending", "pending"]
 
 
+async def test_the_logged_response_is_readable_text_not_a_compressed_stream(
+    container: Container, account: Account, receiver: Receiver
+) -> None:
+    """The log keeps the response's first bytes undecoded, so the request must not invite a
+    receiver to compress them (aiohttp offers gzip by default)."""
+
+    async def compressing(_: web.Request) -> web.StreamResponse:
+        response = web.Response(text="recebido " * 40)
+        response.enable_compression()  # compresses when the request's Accept-Encoding allows it
+        return response
+
+    receiver.behaviour = compressing
+    register(container, account, receiver.url)
+    add_events(container, account, [("call-1", 1, "answered")])
+    await dispatcher(container).run_once()
+    assert receiver.received[0].headers["Accept-Encoding"] == "identity"
+    [logged] = container.delivery_log.find(DeliveryFilter())
+    assert logged.attempts[0].response_snippet == ("recebido " * 40)
+
+
+async def test_a_response_with_nul_bytes_is_logged_not_fatal(
+    container: Container, account: Account, receiver: Receiver
+) -> None:
+    """PostgreSQL's text refuses NUL: stored raw, it failed the step's whole write, every step."""
+
+    async def binary(_: web.Request) -> web.StreamResponse:
+        return web.Response(body=b"ok\x00\xff\x00fim")
+
+    receiver.behaviour = binary
+    register(container, account, receiver.url)
+    add_events(container, account, [("call-1", 1, "answered")])
+    await dispatcher(container).run_once()
+    [logged] = container.delivery_log.find(DeliveryFilter())
+    assert logged.delivery.state == "delivered"
+    assert logged.attempts[0].response_snippet == "ok\ufffd\ufffd\ufffdfim"
+
+
 async def test_huge_response_body_is_not_buffered(
     container: Container, account: Account, receiver: Receiver
 ) -> None:

@@ -107,6 +107,8 @@ class Sender:
                 headers={
                     "content-type": "application/x-www-form-urlencoded",
                     "user-agent": USER_AGENT,
+                    # The log keeps the answer's first bytes as they come: no compressed stream.
+                    "accept-encoding": "identity",
                     **headers,
                 },
                 allow_redirects=False,
@@ -117,7 +119,7 @@ class Sender:
                 return Response(
                     reply.status,
                     time.perf_counter() - started,
-                    snippet.decode("utf-8", "replace"),
+                    logged_text(snippet),
                     retry_after=retry_after_seconds(reply.headers.get("retry-after")),
                 )
         except UnsafeTarget as refusal:
@@ -143,6 +145,12 @@ class Sender:
         if address is not None:
             self.guard.check_address(address)  # raises for a forbidden one, which is never remembered
         self._cleared.add(host)
+
+
+def logged_text(raw: bytes) -> str:
+    """A receiver's bytes as text the delivery log can store on either database: invalid UTF-8 and
+    NUL (which PostgreSQL's text refuses, failing the whole step's write) become U+FFFD."""
+    return raw.decode("utf-8", "replace").replace("\x00", "\ufffd")
 
 
 def _describe(failure: BaseException) -> str:
