@@ -9,18 +9,19 @@ from datetime import timedelta
 
 import pytest
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ramal.clock import ManualClock
 from ramal.container import Container
 from ramal.delivery.guard import AddressGuard
 from ramal.delivery.signer import verify
 from ramal.store.repositories.deliveries import DeliveryFilter, DeliveryRepository
-from ramal.store.tables import callback_endpoints, deliveries
+from ramal.store.tables import callback_endpoints, deliveries, events
 from tests.conftest import Account
 from tests.delivery.helpers import (
     Receiver,
     add_events,
+    call_payload,
     dispatcher,
     principal,
     register,
@@ -310,6 +311,25 @@ async def test_a_response_with_nul_bytes_is_logged_not_fatal(
     [logged] = container.delivery_log.find(DeliveryFilter())
     assert logged.delivery.state == "delivered"
     assert logged.attempts[0].response_snippet == "ok\ufffd\ufffd\ufffdfim"
+
+
+async def test_an_event_that_cannot_be_rendered_fails_alone(
+    container: Container, account: Account, receiver: Receiver
+) -> None:
+    register(container, account, receiver.url)
+    broken, fine = add_events(container, account, [("call-1", 1, "answered"), ("call-2", 1, "answered")])
+    with container.database.write() as connection:  # a row no renderer can read: an unknown zone
+        connection.execute(
+            update(events)
+            .where(events.c.id == broken)
+            .values(payload={**call_payload("call-1", "answered"), "timezone": "Nowhere/Atlantis"})
+        )
+    await dispatcher(container).run_once()
+    assert [got.event_id for got in receiver.received] == [fine]
+    by_event = {d.delivery.event_id: d.delivery for d in container.delivery_log.find(DeliveryFilter())}
+    assert by_event[fine].state == "delivered"
+    assert (by_event[broken].state, by_event[broken].attempts) == ("pending", 1)
+    assert by_event[broken].last_error == "erro interno: o evento nao pode ser montado"
 
 
 async def test_huge_response_body_is_not_buffered(

@@ -228,7 +228,12 @@ class Dispatcher(Loop):
     def _queue(self, claims: list[ClaimedDelivery], start_by: datetime) -> None:
         bodies = self._render(claims)
         for claim in claims:
-            self._slots.add(Ready(claim, bodies[claim.event_id], start_by))
+            body = bodies[claim.event_id]
+            if body is None:  # a failed attempt, retried on the schedule: never the batch's loss
+                unsent = Response(None, 0.0, error="erro interno: o evento nao pode ser montado")
+                self._finished.append(self._judge(claim, self.clock.now(), unsent))
+                continue
+            self._slots.add(Ready(claim, body, start_by))
         self._start_ready()
 
     def _start_ready(self) -> None:
@@ -286,18 +291,26 @@ class Dispatcher(Loop):
 
     # --- one attempt ------------------------------------------------------------------------------
 
-    def _render(self, claims: list[ClaimedDelivery]) -> dict[str, bytes]:
-        """Each event's body, rendered once per batch however many endpoints it goes to.
+    def _render(self, claims: list[ClaimedDelivery]) -> dict[str, bytes | None]:
+        """Each event's body (``None`` if it cannot be rendered), once per batch however many
+        endpoints it goes to.
 
         The body depends on the event alone (the per-attempt parts, timestamp and signature, are
-        headers), so a fan-out to N endpoints costs one render, not N.
+        headers), so a fan-out to N endpoints costs one render, not N. A payload that breaks the
+        renderer (a bug, a hand-edited row) fails its own deliveries only: raised here, it cost the
+        whole claimed batch a lease's wait, again at every claim.
         """
-        bodies: dict[str, bytes] = {}
+        bodies: dict[str, bytes | None] = {}
         for claim in claims:
-            if claim.event_id not in bodies:
+            if claim.event_id in bodies:
+                continue
+            try:
                 bodies[claim.event_id] = render_body(
                     claim.event_type, claim.payload, claim.event_created_at, self.config.public_base_url
                 )
+            except Exception:
+                logger.exception("event %s could not be rendered", claim.event_id)
+                bodies[claim.event_id] = None
         return bodies
 
     async def _attempt(self, claim: ClaimedDelivery, body: bytes) -> AttemptResult:
