@@ -26,11 +26,13 @@ def test_claim_walks_the_due_index_on_a_fresh_backlog(container: Container, acco
     register(container, account, "http://127.0.0.1:9/hook")
     add_events(container, account, [(f"call-{n}", 1, "answered") for n in range(10000)])
     plans: list[str] = []
+    lease_plans: list[str] = []
 
     def explain(_conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
         if "FOR UPDATE" in statement and "FROM deliveries" in statement:
-            rows = cursor.connection.execute("EXPLAIN " + statement, parameters).fetchall()
-            plans.append("\n".join(row[0] for row in rows))
+            plans.append(_plan(cursor, statement, parameters))
+        if statement.startswith("WITH leased"):
+            lease_plans.append(_plan(cursor, statement, parameters))
 
     now = container.clock.now()
     with container.database.write() as connection:
@@ -48,6 +50,16 @@ def test_claim_walks_the_due_index_on_a_fresh_backlog(container: Container, acco
     assert "Index Scan using ix_deliveries_due" in plan
     assert "Sort" not in plan
     assert "Bitmap" not in plan
+    [lease_plan] = lease_plans  # the lease and its events' read, by key
+    assert "Index Scan using pk_deliveries" in lease_plan
+    assert "Index Scan using pk_events" in lease_plan
+    assert "Seq Scan" not in lease_plan
+    assert "Bitmap" not in lease_plan
+
+
+def _plan(cursor: Any, statement: str, parameters: Any) -> str:
+    rows = cursor.connection.execute("EXPLAIN " + statement, parameters).fetchall()
+    return "\n".join(row[0] for row in rows)
 
 
 def test_results_update_their_rows_by_key_on_a_fresh_backlog(container: Container, account: Account) -> None:
@@ -67,9 +79,8 @@ def test_results_update_their_rows_by_key_on_a_fresh_backlog(container: Containe
     plans: list[str] = []
 
     def explain(_conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if statement.lstrip().startswith("UPDATE deliveries AS d"):
-            rows = cursor.connection.execute("EXPLAIN " + statement, parameters).fetchall()
-            plans.append("\n".join(row[0] for row in rows))
+        if "UPDATE deliveries AS d" in statement:
+            plans.append(_plan(cursor, statement, parameters))
 
     event.listen(container.database.engine, "after_cursor_execute", explain)
     try:
