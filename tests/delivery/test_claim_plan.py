@@ -1,4 +1,4 @@
-"""The step's query plans on PostgreSQL: the claim walks the due index and stops at the LIMIT, and a
+"""The step's query plans (mostly PostgreSQL's): the claim walks the due index and stops at the LIMIT, and a
 batch of results updates its rows by primary key, whatever the statistics.
 
 A burst of events leaves PostgreSQL's statistics saying the deliveries table is nearly empty (autovacuum
@@ -55,6 +55,36 @@ def test_claim_walks_the_due_index_on_a_fresh_backlog(container: Container, acco
     assert "Index Scan using pk_events" in lease_plan
     assert "Seq Scan" not in lease_plan
     assert "Bitmap" not in lease_plan
+
+
+def test_sqlite_claim_walks_the_due_index_and_reads_by_key(container: Container, account: Account) -> None:
+    """SQLite's claim statements take their lists as one JSON array (``json_each``): the walk must
+    still follow the due index (no sort), and the lease and the events' read go by key."""
+    if container.database.is_postgresql:
+        pytest.skip("the JSON-array lists are SQLite's")
+    register(container, account, "http://127.0.0.1:9/hook")
+    add_events(container, account, [(f"call-{n}", 1, "answered") for n in range(200)])
+    plans: dict[str, str] = {}
+
+    def explain(_conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "json_each" in statement:
+            name = next(n for n in ("UPDATE deliveries", "FROM deliveries", "FROM events") if n in statement)
+            rows = cursor.connection.execute("EXPLAIN QUERY PLAN " + statement, parameters).fetchall()
+            plans[name] = "\n".join(row[-1] for row in rows)
+
+    now = container.clock.now()
+    event.listen(container.database.engine, "after_cursor_execute", explain)
+    try:
+        with container.database.write() as connection:
+            repo = DeliveryRepository(connection, postgresql=False)
+            repo.fan_out(now, 500)
+            assert len(repo.claim(now, "w", timedelta(seconds=60), 10)) == 10
+    finally:
+        event.remove(container.database.engine, "after_cursor_execute", explain)
+    assert "SEARCH deliveries USING INDEX ix_deliveries_due" in plans["FROM deliveries"]
+    assert "TEMP B-TREE" not in plans["FROM deliveries"]  # no sort of the backlog
+    assert "SEARCH deliveries USING INTEGER PRIMARY KEY" in plans["UPDATE deliveries"]
+    assert "SEARCH events USING INDEX sqlite_autoindex_events_1 (id=?)" in plans["FROM events"]
 
 
 def _plan(cursor: Any, statement: str, parameters: Any) -> str:
