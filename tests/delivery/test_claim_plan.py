@@ -57,34 +57,36 @@ def test_claim_walks_the_due_index_on_a_fresh_backlog(container: Container, acco
     assert "Bitmap" not in lease_plan
 
 
-def test_sqlite_claim_walks_the_due_index_and_reads_by_key(container: Container, account: Account) -> None:
-    """SQLite's claim statements take their lists as one JSON array (``json_each``): the walk must
-    still follow the due index (no sort), and the lease and the events' read go by key."""
+def test_sqlite_step_walks_the_due_index_and_goes_by_key(container: Container, account: Account) -> None:
+    """SQLite's step statements take their lists as one JSON array (``json_each``): the walk must
+    still follow the due index (no sort), and the other reads and writes go by key."""
     if container.database.is_postgresql:
         pytest.skip("the JSON-array lists are SQLite's")
     register(container, account, "http://127.0.0.1:9/hook")
     add_events(container, account, [(f"call-{n}", 1, "answered") for n in range(200)])
     plans: dict[str, str] = {}
+    kinds = ("UPDATE deliveries", "UPDATE events", "FROM deliveries", "FROM events", "FROM callback")
 
     def explain(_conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
         if "json_each" in statement:
-            name = next(n for n in ("UPDATE deliveries", "FROM deliveries", "FROM events") if n in statement)
             rows = cursor.connection.execute("EXPLAIN QUERY PLAN " + statement, parameters).fetchall()
-            plans[name] = "\n".join(row[-1] for row in rows)
+            plans[next(kind for kind in kinds if kind in statement)] = "\n".join(row[-1] for row in rows)
 
     now = container.clock.now()
     event.listen(container.database.engine, "after_cursor_execute", explain)
     try:
         with container.database.write() as connection:
             repo = DeliveryRepository(connection, postgresql=False)
-            repo.fan_out(now, 500)
+            assert repo.fan_out(now, 500) == 200
             assert len(repo.claim(now, "w", timedelta(seconds=60), 10)) == 10
     finally:
         event.remove(container.database.engine, "after_cursor_execute", explain)
     assert "SEARCH deliveries USING INDEX ix_deliveries_due" in plans["FROM deliveries"]
     assert "TEMP B-TREE" not in plans["FROM deliveries"]  # no sort of the backlog
-    assert "SEARCH deliveries USING INTEGER PRIMARY KEY" in plans["UPDATE deliveries"]
+    assert "SEARCH deliveries USING INTEGER PRIMARY KEY" in plans["UPDATE deliveries"]  # the lease
     assert "SEARCH events USING INDEX sqlite_autoindex_events_1 (id=?)" in plans["FROM events"]
+    assert "SEARCH events USING INDEX sqlite_autoindex_events_1 (id=?)" in plans["UPDATE events"]  # fanned
+    assert "USING INDEX ix_callback_endpoints_account_id (account_id=?)" in plans["FROM callback"]
 
 
 def _plan(cursor: Any, statement: str, parameters: Any) -> str:

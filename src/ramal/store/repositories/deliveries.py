@@ -18,12 +18,14 @@ from typing import Any
 
 import orjson
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
     Connection,
     CursorResult,
     Executable,
     Select,
     and_,
+    any_,
     bindparam,
     delete,
     exists,
@@ -87,22 +89,35 @@ _DUE_NOW = (
 )
 
 
-def _listed(column: ColumnElement[Any], name: str, *, sqlite: bool) -> ColumnElement[bool]:
-    """``column IN`` the list parameter ``name``. On SQLite the list goes as ONE JSON array read by
-    ``json_each``, so the statement compiles to the same SQL whatever the list's length and runs
-    straight through the driver (:meth:`DeliveryRepository._sqlite_execute`); SQLAlchemy's expanding
-    parameter re-renders the statement on every execution."""
+def _listed(column: ColumnElement[Any], name: str, sqlite: bool) -> ColumnElement[bool]:
+    """``column IN`` the list parameter ``name``, as ONE parameter: an array (``= ANY``) on PostgreSQL,
+    a JSON array read by ``json_each`` on SQLite. The statement then compiles to the same SQL whatever
+    the list's length; SQLAlchemy's expanding parameters re-rendered it on every execution (about a
+    tenth of a step's CPU on either backend), and SQLite's runs straight through the driver
+    (:meth:`DeliveryRepository._sqlite_execute`)."""
     if sqlite:
         return column.in_(select(func.json_each(bindparam(name)).table_valued("value").c.value))
-    return column.in_(bindparam(name, expanding=True))
+    return column == any_(bindparam(name, type_=ARRAY(column.type)))
 
 
-def _due_walk(*, sqlite: bool) -> Select[Any]:
+@dataclass(frozen=True, slots=True)
+class _Twin:
+    """A hot-path statement, built once for each backend (their list parameters differ: :func:`_listed`)."""
+
+    postgresql: Executable
+    sqlite: Executable
+
+
+def _twin(build: Callable[[bool], Executable]) -> _Twin:
+    return _Twin(postgresql=build(False), sqlite=build(True))
+
+
+def _due_walk(sqlite: bool) -> Select[Any]:
     return (
         select(deliveries.c.id, deliveries.c.attempts, deliveries.c.event_id, deliveries.c.endpoint_code)
         .where(
             *_DUE_NOW,
-            _listed(deliveries.c.endpoint_code, "codes", sqlite=sqlite),
+            _listed(deliveries.c.endpoint_code, "codes", sqlite),
             _EARLIER_PENDING.is_(None),
             _EARLIER_UNFANNED.is_(None),
         )
@@ -112,7 +127,7 @@ def _due_walk(*, sqlite: bool) -> Select[Any]:
     )
 
 
-_DUE, _DUE_SQLITE = _due_walk(sqlite=False), _due_walk(sqlite=True)
+_DUE = _twin(_due_walk)
 # Statistics lag a burst by up to a minute (autovacuum's analyze), and with them PostgreSQL believes
 # the backlog is a few rows, so a sort, a bitmap or a sequential scan looks free. Every statement of a
 # dispatcher step is an index walk or a key lookup, which is right at every size. JIT is off because a
@@ -124,25 +139,27 @@ _KEYED_PLANS = (
 )
 
 
-def _lease_update(*, sqlite: bool) -> Update:
+def _lease_update(sqlite: bool) -> Update:
     return (
         update(deliveries)
-        .where(_listed(deliveries.c.id, "ids", sqlite=sqlite))
+        .where(_listed(deliveries.c.id, "ids", sqlite))
         .values(lease_owner=bindparam("owner"), lease_expires_at=bindparam("until"))
     )
 
 
-_LEASE, _LEASE_SQLITE = _lease_update(sqlite=False), _lease_update(sqlite=True)
-_GIVE_BACK = (
-    update(deliveries)
-    .where(
-        deliveries.c.id.in_(bindparam("ids", expanding=True)),
-        deliveries.c.lease_owner == bindparam("owner"),
-        deliveries.c.state == "pending",
+_LEASE = _twin(_lease_update)
+_GIVE_BACK = _twin(
+    lambda sqlite: (
+        update(deliveries)
+        .where(
+            _listed(deliveries.c.id, "ids", sqlite),
+            deliveries.c.lease_owner == bindparam("owner"),
+            deliveries.c.state == "pending",
+        )
+        .values(lease_owner=None, lease_expires_at=None)
     )
-    .values(lease_owner=None, lease_expires_at=None)
 )
-_UNFANNED = (
+_UNFANNED_WALK = (
     select(
         events.c.id,
         events.c.account_id,
@@ -155,6 +172,21 @@ _UNFANNED = (
     .order_by(events.c.created_at, events.c.id)
     .limit(bindparam("limit"))
     .with_for_update(skip_locked=True)
+)
+_UNFANNED = _Twin(postgresql=_UNFANNED_WALK, sqlite=_UNFANNED_WALK)  # no list parameter
+# The endpoints an event may go to (matched to each event in Python), and the batch marked fanned out.
+_FAN_OUT_ENDPOINTS = _twin(
+    lambda sqlite: select(
+        callback_endpoints.c.code,
+        callback_endpoints.c.account_id,
+        callback_endpoints.c.pin_id,
+        callback_endpoints.c.kind,
+    ).where(
+        _listed(callback_endpoints.c.account_id, "accounts", sqlite), callback_endpoints.c.state != "removed"
+    )
+)
+_FANNED = _twin(
+    lambda sqlite: update(events).where(_listed(events.c.id, "ids", sqlite)).values(fanned_out=True)
 )
 _RECORD_ATTEMPT = insert(delivery_attempts).values(
     delivery_id=bindparam("b_id"),
@@ -179,29 +211,45 @@ _RECORD_RESULT = (
     )
 )
 # Endpoint health, updated every step that records results: built once, like the statements above.
-_ENDPOINT_CODES = callback_endpoints.c.code.in_(bindparam("codes", expanding=True))
-_HEALTHY = (
-    update(callback_endpoints)
-    .where(_ENDPOINT_CODES, callback_endpoints.c.failing_since.is_not(None))
-    .values(failing_since=None)
+_HEALTHY = _twin(
+    lambda sqlite: (
+        update(callback_endpoints)
+        .where(
+            _listed(callback_endpoints.c.code, "codes", sqlite),
+            callback_endpoints.c.failing_since.is_not(None),
+        )
+        .values(failing_since=None)
+    )
 )
-_GONE = (
-    update(callback_endpoints)
-    .where(_ENDPOINT_CODES, callback_endpoints.c.state == "active")
-    .values(state="disabled", state_reason="o destino respondeu HTTP 410 (Gone)")
+_GONE = _twin(
+    lambda sqlite: (
+        update(callback_endpoints)
+        .where(_listed(callback_endpoints.c.code, "codes", sqlite), callback_endpoints.c.state == "active")
+        .values(state="disabled", state_reason="o destino respondeu HTTP 410 (Gone)")
+    )
 )
-_FAILING = (
-    update(callback_endpoints)
-    .where(_ENDPOINT_CODES, callback_endpoints.c.failing_since.is_(None))
-    .values(failing_since=bindparam("now"))
+_FAILING = _twin(
+    lambda sqlite: (
+        update(callback_endpoints)
+        .where(
+            _listed(callback_endpoints.c.code, "codes", sqlite), callback_endpoints.c.failing_since.is_(None)
+        )
+        .values(failing_since=bindparam("now"))
+    )
 )
-_STALE = select(callback_endpoints.c.code).where(
-    _ENDPOINT_CODES,
-    callback_endpoints.c.state == "active",
-    callback_endpoints.c.failing_since <= bindparam("cutoff"),
+_STALE = _twin(
+    lambda sqlite: select(callback_endpoints.c.code).where(
+        _listed(callback_endpoints.c.code, "codes", sqlite),
+        callback_endpoints.c.state == "active",
+        callback_endpoints.c.failing_since <= bindparam("cutoff"),
+    )
 )
-_PAUSE = (
-    update(callback_endpoints).where(_ENDPOINT_CODES).values(state="paused", state_reason=bindparam("reason"))
+_PAUSE = _twin(
+    lambda sqlite: (
+        update(callback_endpoints)
+        .where(_listed(callback_endpoints.c.code, "codes", sqlite))
+        .values(state="paused", state_reason=bindparam("reason"))
+    )
 )
 # The same batch writes as single PostgreSQL statements over arrays (see ``_batch``), a step's attempt log
 # and result update in ONE statement (the log's insert as a data-modifying CTE): a round trip less per
@@ -262,10 +310,10 @@ _CLAIMED_EVENT = (
     events.c.payload,
     events.c.created_at,
 )
-_EVENTS_SQLITE = select(*_CLAIMED_EVENT).where(_listed(events.c.id, "event_ids", sqlite=True))
+_EVENTS_SQLITE = select(*_CLAIMED_EVENT).where(_listed(events.c.id, "event_ids", True))
 # PostgreSQL: the lease and the read of the leased deliveries' events in one statement (the lease as a
 # data-modifying CTE), a round trip less per claim; events are read by primary key either way.
-_LEASED_PG = _LEASE.returning(deliveries.c.event_id).cte("leased")
+_LEASED_PG = _lease_update(False).returning(deliveries.c.event_id).cte("leased")
 _LEASE_AND_EVENTS_PG = select(*_CLAIMED_EVENT).where(events.c.id.in_(select(_LEASED_PG.c.event_id)))
 
 
@@ -382,17 +430,7 @@ class DeliveryRepository:
         batch = self._walk_index(_UNFANNED, {"limit": limit})
         if not batch:
             return 0
-        endpoints = self.connection.execute(
-            select(
-                callback_endpoints.c.code,
-                callback_endpoints.c.account_id,
-                callback_endpoints.c.pin_id,
-                callback_endpoints.c.kind,
-            ).where(
-                callback_endpoints.c.account_id.in_({row.account_id for row in batch}),
-                callback_endpoints.c.state != "removed",
-            )
-        ).all()
+        endpoints = self._run(_FAN_OUT_ENDPOINTS, {"accounts": list({row.account_id for row in batch})}).all()
         rows = [
             (event.id, endpoint.code, event.subject_id, event.sequence, now)
             for event in batch
@@ -403,9 +441,7 @@ class DeliveryRepository:
         ]
         if rows:
             self._batch((_FAN_OUT,), _FAN_OUT_PG, _FAN_OUT_COLUMNS, rows)
-        self.connection.execute(
-            update(events).where(events.c.id.in_([event.id for event in batch])).values(fanned_out=True)
-        )
+        self._run(_FANNED, {"ids": [event.id for event in batch]})
         return len(batch)
 
     # --- claiming --------------------------------------------------------------------------------
@@ -436,8 +472,8 @@ class DeliveryRepository:
         """Lease the ``chosen`` deliveries; returns their events (:data:`_CLAIMED_EVENT`) by id."""
         if self.postgresql:
             return {event.id: event for event in self.connection.execute(_LEASE_AND_EVENTS_PG, lease)}
-        self._sqlite_execute(_LEASE_SQLITE, {**lease, "ids": _json(lease["ids"])})
-        rows = self._sqlite_execute(_EVENTS_SQLITE, {"event_ids": _json(list({r.event_id for r in chosen}))})
+        self._sqlite_execute(_LEASE.sqlite, lease)
+        rows = self._sqlite_execute(_EVENTS_SQLITE, {"event_ids": list({r.event_id for r in chosen})})
         return {  # as the PostgreSQL read's column types decode them
             event_id: (
                 event_id,
@@ -452,27 +488,30 @@ class DeliveryRepository:
 
     def _due(self, now: datetime, codes: list[str], limit: int) -> Sequence[Any]:
         """Claimable deliveries of ``codes`` in due order, locked (PostgreSQL) against other workers."""
-        if not self.postgresql:
-            return self._sqlite_execute(
-                _DUE_SQLITE, {"now": now, "codes": _json(codes), "limit": limit}
-            ).all()
         return self._walk_index(_DUE, {"now": now, "codes": codes, "limit": limit})
+
+    def _run(self, statement: _Twin, values: dict[str, Any]) -> CursorResult[*tuple[Any, ...]]:
+        """Execute a hot-path statement, its list values each as one parameter (:func:`_listed`)."""
+        if self.postgresql:
+            return self.connection.execute(statement.postgresql, values)
+        return self._sqlite_execute(statement.sqlite, values)
 
     def _sqlite_execute(
         self, statement: Executable, values: dict[str, Any]
     ) -> CursorResult[*tuple[Any, ...]]:
-        """Run a hot-path statement on SQLite straight through the driver, compiled once like the
-        batch writes (:class:`_SqliteBatch`): rows come back as stored (text datetimes and JSON).
-        Through SQLAlchemy, compiling the expanding lists and processing each value was about half of
-        a claim's cost."""
+        """Run a statement on SQLite straight through the driver, compiled once like the batch writes
+        (:class:`_SqliteBatch`): rows come back as stored (text datetimes and JSON). Through
+        SQLAlchemy, compiling the expanding lists and processing each value was about half of a
+        claim's cost."""
         compiled = _sqlite_batch(statement, tuple(values))
-        [parameters] = compiled.parameters([tuple(values.values())])
+        row = tuple(_json(value) if isinstance(value, list) else value for value in values.values())
+        [parameters] = compiled.parameters([row])
         return self.connection.exec_driver_sql(compiled.sql, parameters)
 
-    def _walk_index(self, statement: Select[Any], params: dict[str, Any]) -> Sequence[Any]:
+    def _walk_index(self, statement: _Twin, params: dict[str, Any]) -> Sequence[Any]:
         """Run a ``ORDER BY <indexed> LIMIT n FOR UPDATE SKIP LOCKED`` read as an index walk."""
         self._plan_keyed()
-        return self.connection.execute(statement, params).all()
+        return self._run(statement, params).all()
 
     def _plan_keyed(self) -> None:
         """Put the :data:`_KEYED_PLANS` settings in force on PostgreSQL, once per transaction.
@@ -546,7 +585,7 @@ class DeliveryRepository:
     def give_back(self, ids: Collection[int], owner: str) -> None:
         """End this owner's lease on deliveries it claimed but will not attempt (others may claim them)."""
         if ids:
-            self.connection.execute(_GIVE_BACK, {"ids": list(ids), "owner": owner})
+            self._run(_GIVE_BACK, {"ids": list(ids), "owner": owner})
 
     def update_health(
         self,
@@ -558,17 +597,17 @@ class DeliveryRepository:
     ) -> list[str]:
         """Track how long each endpoint has been failing; returns the codes paused just now."""
         if succeeded:
-            self.connection.execute(_HEALTHY, {"codes": list(succeeded)})
+            self._run(_HEALTHY, {"codes": list(succeeded)})
         if gone:
-            self.connection.execute(_GONE, {"codes": list(gone)})
+            self._run(_GONE, {"codes": list(gone)})
         if not failed:
             return []
-        self.connection.execute(_FAILING, {"codes": list(failed), "now": now})
+        self._run(_FAILING, {"codes": list(failed), "now": now})
         cutoff = now - pause_after
-        paused = list(self.connection.execute(_STALE, {"codes": list(failed), "cutoff": cutoff}).scalars())
+        paused = list(self._run(_STALE, {"codes": list(failed), "cutoff": cutoff}).scalars())
         if paused:
             reason = f"falhando desde antes de {cutoff:%Y-%m-%d %H:%M} UTC"
-            self.connection.execute(_PAUSE, {"codes": paused, "reason": reason})
+            self._run(_PAUSE, {"codes": paused, "reason": reason})
         return paused
 
     # --- visibility and control --------------------------------------------------------------------
