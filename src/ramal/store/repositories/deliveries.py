@@ -92,8 +92,8 @@ _DUE_NOW = (
 def _listed(column: ColumnElement[Any], name: str, sqlite: bool) -> ColumnElement[bool]:
     """``column IN`` the list parameter ``name``, as ONE parameter: an array (``= ANY``) on PostgreSQL,
     a JSON array read by ``json_each`` on SQLite. The statement then compiles to the same SQL whatever
-    the list's length; SQLAlchemy's expanding parameters re-rendered it on every execution (about a
-    tenth of a step's CPU on either backend), and SQLite's runs straight through the driver
+    the list's length; SQLAlchemy's expanding parameters re-rendered it on every execution (6-10 % of
+    a step bench's samples in py-spy), and SQLite's runs straight through the driver
     (:meth:`DeliveryRepository._sqlite_execute`)."""
     if sqlite:
         return column.in_(select(func.json_each(bindparam(name)).table_valued("value").c.value))
