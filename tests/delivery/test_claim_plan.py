@@ -57,6 +57,34 @@ def test_claim_walks_the_due_index_on_a_fresh_backlog(container: Container, acco
     assert "Bitmap" not in lease_plan
 
 
+def test_fan_out_walks_the_pending_index_on_a_fresh_outbox(container: Container, account: Account) -> None:
+    """PostgreSQL's one-statement fan-out: the batch along the pending-fan-out index, the endpoints and
+    the mark by key, never a scan of the outbox (which only grows)."""
+    if not container.database.is_postgresql:
+        pytest.skip("SQLite fans out a statement at a time")
+    register(container, account, "http://127.0.0.1:9/hook")
+    add_events(container, account, [(f"call-{n}", 1, "answered") for n in range(5000)])
+    plans: list[str] = []
+
+    def explain(_conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.startswith("WITH batch"):
+            plans.append(_plan(cursor, statement, parameters))
+
+    event.listen(container.database.engine, "after_cursor_execute", explain)
+    try:
+        with container.database.write() as connection:
+            assert DeliveryRepository(connection, postgresql=True).fan_out(container.clock.now(), 500) == 500
+    finally:
+        event.remove(container.database.engine, "after_cursor_execute", explain)
+    [plan] = plans
+    assert "Index Scan using ix_events_pending_fanout" in plan
+    assert "Index Scan using pk_events" in plan  # the mark
+    assert "Index Scan using ix_callback_endpoints_account_id" in plan
+    assert "Index Cond: (account_id = ANY" in plan  # only the batch's accounts' endpoints
+    assert "Seq Scan" not in plan
+    assert "Bitmap" not in plan
+
+
 def test_sqlite_step_walks_the_due_index_and_goes_by_key(container: Container, account: Account) -> None:
     """SQLite's step statements take their lists as one JSON array (``json_each``): the walk must
     still follow the due index (no sort), and the other reads and writes go by key."""

@@ -23,14 +23,18 @@ from sqlalchemy import (
     Connection,
     CursorResult,
     Executable,
+    Integer,
     Select,
     and_,
     any_,
     bindparam,
+    case,
+    cast,
     delete,
     exists,
     func,
     insert,
+    literal,
     or_,
     select,
     update,
@@ -40,6 +44,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.dml import Update
 
 from ramal.store.tables import callback_endpoints, deliveries, delivery_attempts, events
+from ramal.store.types import UTCDateTime
 
 _KIND_OF_SUBJECT = {"call": "voice", "message": "sms"}
 _CLAIM_SLACK = 64  # extra candidates, for when some endpoints have no room left
@@ -173,21 +178,15 @@ _UNFANNED_WALK = (
     .limit(bindparam("limit"))
     .with_for_update(skip_locked=True)
 )
-_UNFANNED = _Twin(postgresql=_UNFANNED_WALK, sqlite=_UNFANNED_WALK)  # no list parameter
-# The endpoints an event may go to (matched to each event in Python), and the batch marked fanned out.
-_FAN_OUT_ENDPOINTS = _twin(
-    lambda sqlite: select(
-        callback_endpoints.c.code,
-        callback_endpoints.c.account_id,
-        callback_endpoints.c.pin_id,
-        callback_endpoints.c.kind,
-    ).where(
-        _listed(callback_endpoints.c.account_id, "accounts", sqlite), callback_endpoints.c.state != "removed"
-    )
-)
-_FANNED = _twin(
-    lambda sqlite: update(events).where(_listed(events.c.id, "ids", sqlite)).values(fanned_out=True)
-)
+# SQLite's fan-out, a statement at a time: the endpoints the batch's events may go to (matched to each
+# event in Python, as :func:`_fan_out_in_one` does in SQL), and the batch marked fanned out.
+_FAN_OUT_ENDPOINTS = select(
+    callback_endpoints.c.code,
+    callback_endpoints.c.account_id,
+    callback_endpoints.c.pin_id,
+    callback_endpoints.c.kind,
+).where(_listed(callback_endpoints.c.account_id, "accounts", True), callback_endpoints.c.state != "removed")
+_FANNED = update(events).where(_listed(events.c.id, "ids", True)).values(fanned_out=True)
 _RECORD_ATTEMPT = insert(delivery_attempts).values(
     delivery_id=bindparam("b_id"),
     attempted_at=bindparam("b_at"),
@@ -287,14 +286,54 @@ _FAN_OUT = insert(deliveries).values(
     attempts=0,
     created_at=bindparam("next_attempt_at"),
 )
-_FAN_OUT_PG = """
-INSERT INTO deliveries (event_id, endpoint_code, subject_id, sequence, state, attempts, next_attempt_at,
-                        created_at)
-SELECT v.event_id, v.endpoint_code, v.subject_id, v.sequence, 'pending', 0, v.due, v.due
-FROM unnest(%(event_id)b::text[], %(endpoint_code)b::text[], %(subject_id)b::text[],
-            %(sequence)b::integer[], %(next_attempt_at)b::timestamp[])
-     AS v(event_id, endpoint_code, subject_id, sequence, due)
-"""
+
+
+def _fan_out_in_one() -> Select[Any]:
+    """PostgreSQL's fan-out as ONE statement: lock a batch of unfanned events (as SQLite's walk),
+    queue a delivery for each endpoint of the event's account and kind whose pin is none or the
+    event's, unless removed (the rule :meth:`DeliveryRepository.fan_out` applies in Python on SQLite),
+    and mark the batch fanned out; returns the batch's size. One round trip where four were: the walk,
+    the endpoints, the insert and the mark."""
+    batch = _UNFANNED_WALK.add_columns(events.c.created_at).cte("batch")
+    endpoint = callback_endpoints.c
+    accounts = cast(select(func.array_agg(batch.c.account_id)).scalar_subquery(), ARRAY(Integer))
+    matching = and_(
+        endpoint.account_id == any_(accounts),  # the batch's accounts' endpoints, by key (one array)
+        endpoint.account_id == batch.c.account_id,
+        endpoint.kind == case(_KIND_OF_SUBJECT, value=batch.c.subject_type),  # NULL (no match) otherwise
+        or_(endpoint.pin_id.is_(None), endpoint.pin_id == batch.c.pin_id),
+        endpoint.state != "removed",
+    )
+    now = bindparam("now", type_=UTCDateTime)
+    queued = insert(deliveries).from_select(
+        [
+            "event_id",
+            "endpoint_code",
+            "subject_id",
+            "sequence",
+            "state",
+            "attempts",
+            "next_attempt_at",
+            "created_at",
+        ],
+        select(
+            batch.c.id,
+            endpoint.code,
+            batch.c.subject_id,
+            batch.c.sequence,
+            literal("pending"),
+            literal(0),
+            now,
+            now,
+        )
+        .select_from(batch.join(callback_endpoints, matching))
+        .order_by(batch.c.created_at, batch.c.id),  # queued in event order, as SQLite's
+    )
+    fanned = update(events).where(events.c.id.in_(select(batch.c.id))).values(fanned_out=True)
+    return select(func.count()).select_from(batch).add_cte(queued.cte("queued"), fanned.cte("fanned"))
+
+
+_FAN_OUT_PG = _fan_out_in_one()
 _ACTIVE_ENDPOINTS = select(
     callback_endpoints.c.code,
     callback_endpoints.c.url,
@@ -427,10 +466,14 @@ class DeliveryRepository:
 
     def fan_out(self, now: datetime, limit: int) -> int:
         """Turn up to ``limit`` new outbox events into one pending delivery per matching endpoint."""
-        batch = self._walk_index(_UNFANNED, {"limit": limit})
+        if self.postgresql:
+            self._plan_keyed()
+            return int(self.connection.execute(_FAN_OUT_PG, {"limit": limit, "now": now}).scalar_one())
+        batch = self._sqlite_execute(_UNFANNED_WALK, {"limit": limit}).all()
         if not batch:
             return 0
-        endpoints = self._run(_FAN_OUT_ENDPOINTS, {"accounts": list({row.account_id for row in batch})}).all()
+        accounts = list({row.account_id for row in batch})
+        endpoints = self._sqlite_execute(_FAN_OUT_ENDPOINTS, {"accounts": accounts}).all()
         rows = [
             (event.id, endpoint.code, event.subject_id, event.sequence, now)
             for event in batch
@@ -440,8 +483,8 @@ class DeliveryRepository:
             and endpoint.pin_id in (None, event.pin_id)
         ]
         if rows:
-            self._batch((_FAN_OUT,), _FAN_OUT_PG, _FAN_OUT_COLUMNS, rows)
-        self._run(_FANNED, {"ids": [event.id for event in batch]})
+            self._sqlite_executemany(_FAN_OUT, _FAN_OUT_COLUMNS, rows)
+        self._sqlite_execute(_FANNED, {"ids": [event.id for event in batch]})
         return len(batch)
 
     # --- claiming --------------------------------------------------------------------------------
@@ -571,8 +614,7 @@ class DeliveryRepository:
         """
         if not self.postgresql:
             for statement in statements:
-                batch = _sqlite_batch(statement, names)
-                self.connection.exec_driver_sql(batch.sql, batch.parameters(rows))
+                self._sqlite_executemany(statement, names, rows)
             return
         self._plan_keyed()
         stored = _per_batch(_naive_utc)
@@ -581,6 +623,12 @@ class DeliveryRepository:
             postgresql_sql,
             {name: [stored(value) for value in column] for name, column in zip(names, columns, strict=True)},
         )
+
+    def _sqlite_executemany(
+        self, statement: Executable, names: tuple[str, ...], rows: list[tuple[Any, ...]]
+    ) -> None:
+        batch = _sqlite_batch(statement, names)
+        self.connection.exec_driver_sql(batch.sql, batch.parameters(rows))
 
     def give_back(self, ids: Collection[int], owner: str) -> None:
         """End this owner's lease on deliveries it claimed but will not attempt (others may claim them)."""
