@@ -3,13 +3,13 @@ SQLAlchemy write stores, or text order (SQLite) would stop being time order."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from sqlalchemy import select, text, update
 
 from ramal.container import Container
 from ramal.store.repositories.deliveries import AttemptResult, DeliveryRepository
-from ramal.store.tables import deliveries
+from ramal.store.tables import deliveries, events
 from tests.conftest import Account
 from tests.delivery.helpers import add_events, register
 
@@ -41,3 +41,25 @@ def test_fan_out_and_record_store_what_sqlalchemy_stores(container: Container, a
         assert ours.next_attempt_at == reference
         if not container.database.is_postgresql:
             assert ours.created_at == f"{now:%Y-%m-%d %H:%M:%S}.000000"  # six digits, as SQLAlchemy
+
+
+def test_a_claim_reads_its_events_as_sqlalchemy_reads_them(container: Container, account: Account) -> None:
+    """SQLite's claim reads events straight through the driver and decodes them itself."""
+    register(container, account, "http://127.0.0.1:9/hook")
+    [event_id] = add_events(container, account, [("call-1", 1, "answered")])
+    now = container.clock.now()
+    with container.database.write() as connection:
+        repo = DeliveryRepository(connection, postgresql=container.database.is_postgresql)
+        repo.fan_out(now, 10)
+        [claimed] = repo.claim(now, "w", timedelta(seconds=60), 10)
+    with container.database.read() as connection:
+        stored = connection.execute(select(events).where(events.c.id == event_id)).one()
+    assert (claimed.event_id, claimed.event_type, claimed.subject_id, claimed.sequence) == (
+        stored.id,
+        stored.event_type,
+        stored.subject_id,
+        stored.sequence,
+    )
+    assert claimed.payload == stored.payload
+    assert claimed.event_created_at == stored.created_at
+    assert claimed.event_created_at.tzinfo is UTC

@@ -1,4 +1,4 @@
-"""The step's query plans on PostgreSQL: the claim walks the due index and stops at the LIMIT, and a
+"""The step's query plans (mostly PostgreSQL's): the claim walks the due index and stops at the LIMIT, and a
 batch of results updates its rows by primary key, whatever the statistics.
 
 A burst of events leaves PostgreSQL's statistics saying the deliveries table is nearly empty (autovacuum
@@ -26,11 +26,13 @@ def test_claim_walks_the_due_index_on_a_fresh_backlog(container: Container, acco
     register(container, account, "http://127.0.0.1:9/hook")
     add_events(container, account, [(f"call-{n}", 1, "answered") for n in range(10000)])
     plans: list[str] = []
+    lease_plans: list[str] = []
 
     def explain(_conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
         if "FOR UPDATE" in statement and "FROM deliveries" in statement:
-            rows = cursor.connection.execute("EXPLAIN " + statement, parameters).fetchall()
-            plans.append("\n".join(row[0] for row in rows))
+            plans.append(_plan(cursor, statement, parameters))
+        if statement.startswith("WITH leased"):
+            lease_plans.append(_plan(cursor, statement, parameters))
 
     now = container.clock.now()
     with container.database.write() as connection:
@@ -48,6 +50,76 @@ def test_claim_walks_the_due_index_on_a_fresh_backlog(container: Container, acco
     assert "Index Scan using ix_deliveries_due" in plan
     assert "Sort" not in plan
     assert "Bitmap" not in plan
+    [lease_plan] = lease_plans  # the lease and its events' read, by key
+    assert "Index Scan using pk_deliveries" in lease_plan
+    assert "Index Scan using pk_events" in lease_plan
+    assert "Seq Scan" not in lease_plan
+    assert "Bitmap" not in lease_plan
+
+
+def test_fan_out_walks_the_pending_index_on_a_fresh_outbox(container: Container, account: Account) -> None:
+    """PostgreSQL's one-statement fan-out: the batch along the pending-fan-out index, the endpoints and
+    the mark by key, never a scan of the outbox (which only grows)."""
+    if not container.database.is_postgresql:
+        pytest.skip("SQLite fans out a statement at a time")
+    register(container, account, "http://127.0.0.1:9/hook")
+    add_events(container, account, [(f"call-{n}", 1, "answered") for n in range(5000)])
+    plans: list[str] = []
+
+    def explain(_conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.startswith("WITH batch"):
+            plans.append(_plan(cursor, statement, parameters))
+
+    event.listen(container.database.engine, "after_cursor_execute", explain)
+    try:
+        with container.database.write() as connection:
+            assert DeliveryRepository(connection, postgresql=True).fan_out(container.clock.now(), 500) == 500
+    finally:
+        event.remove(container.database.engine, "after_cursor_execute", explain)
+    [plan] = plans
+    assert "Index Scan using ix_events_pending_fanout" in plan
+    assert "Index Scan using pk_events" in plan  # the mark
+    assert "Index Scan using ix_callback_endpoints_account_id" in plan
+    assert "Index Cond: (account_id = ANY" in plan  # only the batch's accounts' endpoints
+    assert "Seq Scan" not in plan
+    assert "Bitmap" not in plan
+
+
+def test_sqlite_step_walks_the_due_index_and_goes_by_key(container: Container, account: Account) -> None:
+    """SQLite's step statements take their lists as one JSON array (``json_each``): the walk must
+    still follow the due index (no sort), and the other reads and writes go by key."""
+    if container.database.is_postgresql:
+        pytest.skip("the JSON-array lists are SQLite's")
+    register(container, account, "http://127.0.0.1:9/hook")
+    add_events(container, account, [(f"call-{n}", 1, "answered") for n in range(200)])
+    plans: dict[str, str] = {}
+    kinds = ("UPDATE deliveries", "UPDATE events", "FROM deliveries", "FROM events", "FROM callback")
+
+    def explain(_conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "json_each" in statement:
+            rows = cursor.connection.execute("EXPLAIN QUERY PLAN " + statement, parameters).fetchall()
+            plans[next(kind for kind in kinds if kind in statement)] = "\n".join(row[-1] for row in rows)
+
+    now = container.clock.now()
+    event.listen(container.database.engine, "after_cursor_execute", explain)
+    try:
+        with container.database.write() as connection:
+            repo = DeliveryRepository(connection, postgresql=False)
+            assert repo.fan_out(now, 500) == 200
+            assert len(repo.claim(now, "w", timedelta(seconds=60), 10)) == 10
+    finally:
+        event.remove(container.database.engine, "after_cursor_execute", explain)
+    assert "SEARCH deliveries USING INDEX ix_deliveries_due" in plans["FROM deliveries"]
+    assert "TEMP B-TREE" not in plans["FROM deliveries"]  # no sort of the backlog
+    assert "SEARCH deliveries USING INTEGER PRIMARY KEY" in plans["UPDATE deliveries"]  # the lease
+    assert "SEARCH events USING INDEX sqlite_autoindex_events_1 (id=?)" in plans["FROM events"]
+    assert "SEARCH events USING INDEX sqlite_autoindex_events_1 (id=?)" in plans["UPDATE events"]  # fanned
+    assert "USING INDEX ix_callback_endpoints_account_id (account_id=?)" in plans["FROM callback"]
+
+
+def _plan(cursor: Any, statement: str, parameters: Any) -> str:
+    rows = cursor.connection.execute("EXPLAIN " + statement, parameters).fetchall()
+    return "\n".join(row[0] for row in rows)
 
 
 def test_results_update_their_rows_by_key_on_a_fresh_backlog(container: Container, account: Account) -> None:
@@ -67,9 +139,8 @@ def test_results_update_their_rows_by_key_on_a_fresh_backlog(container: Containe
     plans: list[str] = []
 
     def explain(_conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if statement.lstrip().startswith("UPDATE deliveries AS d"):
-            rows = cursor.connection.execute("EXPLAIN " + statement, parameters).fetchall()
-            plans.append("\n".join(row[0] for row in rows))
+        if "UPDATE deliveries AS d" in statement:
+            plans.append(_plan(cursor, statement, parameters))
 
     event.listen(container.database.engine, "after_cursor_execute", explain)
     try:

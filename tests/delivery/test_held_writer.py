@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import event, text
 
 from ramal.container import Container
+from ramal.store.database import Database
 
 
 @pytest.fixture(autouse=True)
@@ -22,9 +23,8 @@ def _drop_probe(container: Container) -> Iterator[None]:
 def test_transactions_share_one_checkout_and_commit(container: Container) -> None:
     database = container.database
     checkouts: list[int] = []
-    statements: list[str] = []
     event.listen(database.engine, "checkout", lambda *_: checkouts.append(1))
-    event.listen(database.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    statements = _traced(database)
     writer = database.held_writer()
     try:
         with writer.write() as connection:
@@ -39,6 +39,30 @@ def test_transactions_share_one_checkout_and_commit(container: Container) -> Non
         writer.close()
     with database.read() as connection:
         assert connection.execute(text("SELECT sum(n) FROM held_probe")).scalar_one() == 3
+
+
+def test_writes_begin_immediate_and_reads_deferred(container: Container) -> None:
+    """``Database.write`` queues on SQLite's write lock up front; a read never takes it."""
+    database = container.database
+    if database.is_postgresql:
+        pytest.skip("BEGIN IMMEDIATE is SQLite's")
+    statements = _traced(database)
+    with database.write() as connection:
+        connection.execute(text("CREATE TABLE held_probe (n INTEGER)"))
+    with database.read() as connection:
+        connection.execute(text("SELECT count(*) FROM held_probe")).scalar_one()
+    assert [s for s in statements if s.startswith("BEGIN")] == ["BEGIN IMMEDIATE", "BEGIN"]
+
+
+def _traced(database: Database) -> list[str]:
+    """Every statement SQLite runs on connections checked out from now on, as the driver sends it:
+    the dialect emits BEGIN below SQLAlchemy's cursor events."""
+    statements: list[str] = []
+    if not database.is_postgresql:
+        event.listen(
+            database.engine, "checkout", lambda dbapi, *_: dbapi.set_trace_callback(statements.append)
+        )
+    return statements
 
 
 def test_a_failed_transaction_rolls_back_and_the_next_checks_a_connection_out_again(

@@ -21,8 +21,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.pool import NullPool
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy.dialects import registry
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+from sqlalchemy.pool import NullPool, PoolProxiedConnection
 
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -53,10 +55,32 @@ def create_database_engine(url: str, *, pool_size: int = 10) -> Engine:
     return engine
 
 
+class _SQLiteDialect(SQLiteDialect_pysqlite):
+    """pysqlite with our own BEGIN: ``BEGIN IMMEDIATE`` for a write transaction, ``BEGIN`` otherwise.
+
+    Emitted here rather than from an engine ``"begin"`` event (SQLAlchemy's recipe): any engine event
+    listener makes SQLAlchemy dispatch events around every statement of every connection, measured at
+    21 -> 17.5 us for a primary-key lookup on a held connection.
+    """
+
+    supports_statement_cache = True  # a subclass must say so, or SQLAlchemy compiles every statement anew
+
+    def do_begin(self, dbapi_connection: PoolProxiedConnection) -> None:
+        mode = "BEGIN IMMEDIATE" if dbapi_connection.info.get(_WRITE_FLAG) else "BEGIN"
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(mode)
+        finally:
+            cursor.close()
+
+
+registry.register("sqlite.ramal", __name__, "_SQLiteDialect")
+
+
 def _sqlite_engine(url: str) -> Engine:
     in_memory = url in ("sqlite://", "sqlite:///:memory:")
     engine = create_engine(
-        url,
+        make_url(url).set(drivername="sqlite+ramal"),
         connect_args={"check_same_thread": False},
         poolclass=NullPool if in_memory else None,
     )
@@ -69,11 +93,6 @@ def _sqlite_engine(url: str) -> Engine:
         for pragma in _SQLITE_PRAGMAS:
             cursor.execute(pragma)
         cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Connection) -> None:
-        mode = "BEGIN IMMEDIATE" if connection.info.get(_WRITE_FLAG) else "BEGIN"
-        connection.exec_driver_sql(mode)
 
     return engine
 
