@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -44,7 +44,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.dml import Update
 
 from ramal.store.tables import callback_endpoints, deliveries, delivery_attempts, events
-from ramal.store.types import UTCDateTime
+from ramal.store.types import UTCDateTime, loaded_utc, stored_utc
 
 _KIND_OF_SUBJECT = {"call": "voice", "message": "sms"}
 _CLAIM_SLACK = 64  # extra candidates, for when some endpoints have no room left
@@ -617,7 +617,7 @@ class DeliveryRepository:
                 self._sqlite_executemany(statement, names, rows)
             return
         self._plan_keyed()
-        stored = _per_batch(_naive_utc)
+        stored = _per_batch(stored_utc)
         columns = zip(*rows, strict=True)
         self.connection.exec_driver_sql(
             postgresql_sql,
@@ -813,11 +813,7 @@ def _per_batch(convert: Callable[[datetime], Any]) -> Callable[[Any], Any]:
 def _sqlite_text(value: datetime) -> str:
     """What SQLAlchemy's SQLite ``DATETIME`` stores for a :class:`UTCDateTime`: naive UTC text with
     six fractional digits, so that text order is time order."""
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
-def _naive_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC).replace(tzinfo=None)
+    return stored_utc(value).isoformat(" ", "microseconds")
 
 
 def _json(values: list[Any]) -> str:
@@ -826,7 +822,7 @@ def _json(values: list[Any]) -> str:
 
 def _from_sqlite(value: str) -> datetime:
     """The aware UTC datetime a :class:`UTCDateTime` reads from SQLite's text (:func:`_sqlite_text`)."""
-    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return loaded_utc(datetime.fromisoformat(value))
 
 
 def _claimed(delivery: Any, event: Sequence[Any], endpoint: Any) -> ClaimedDelivery:
