@@ -142,10 +142,16 @@ class Receiver:
         self.process.wait(10)
 
 
+def _process_cpu(stat: Path) -> tuple[str, float]:
+    """A process's name and the user + system CPU seconds it has used so far (its ``/proc`` stat)."""
+    text = stat.read_text()
+    name, fields = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 1 :].split()
+    return name, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return _process_cpu(Path(f"/proc/{pid}/stat"))[1]
 
 
 async def bare_ceiling(url: str, body: bytes, total: int, concurrency: int = 64) -> tuple[float, float]:
@@ -241,16 +247,15 @@ def wait_unique(receiver: Receiver, target: int, limit: float = 300) -> float:
 
 def server_cpu_seconds() -> float:
     """CPU time used so far by every PostgreSQL process on this machine (back-ends, WAL writer...)."""
-    total = 0
+    total = 0.0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            name, fields = stat.read_text().split(" (", 1)[1].split(")", 1)
-        except (OSError, IndexError, ValueError):
+            name, seconds = _process_cpu(stat)
+        except OSError:
             continue  # a process that ended meanwhile
         if name == "postgres":
-            parts = fields.split()
-            total += int(parts[11]) + int(parts[12])
-    return total / os.sysconf("SC_CLK_TCK")
+            total += seconds
+    return total
 
 
 @dataclass(frozen=True)
