@@ -62,9 +62,9 @@ class Slots:
         to give back."""
         start: list[Ready] = []
         stale: list[int] = []
-        room = self.concurrency if limit is None else min(self.concurrency, self._in_flight + limit)
+        in_flight_cap = self.concurrency if limit is None else min(self.concurrency, self._in_flight + limit)
         for code, waiting in list(self._waiting.items()):
-            while waiting and self._in_flight < room and self._busy[code] < self.endpoint_cap:
+            while waiting and self._in_flight < in_flight_cap and self._busy[code] < self.endpoint_cap:
                 ready = waiting.popleft()
                 self._queued -= 1
                 if ready.start_by < now:
