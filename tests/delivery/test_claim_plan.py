@@ -31,7 +31,7 @@ def test_claim_walks_the_due_index_on_a_fresh_backlog(container: Container, acco
     def explain(_conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
         if "FOR UPDATE" in statement and "FROM deliveries" in statement:
             plans.append(_plan(cursor, statement, parameters))
-        if statement.startswith("WITH leased"):
+        if "leased AS" in statement:
             lease_plans.append(_plan(cursor, statement, parameters))
 
     now = container.clock.now()
@@ -50,8 +50,9 @@ def test_claim_walks_the_due_index_on_a_fresh_backlog(container: Container, acco
     assert "Index Scan using ix_deliveries_due" in plan
     assert "Sort" not in plan
     assert "Bitmap" not in plan
-    [lease_plan] = lease_plans  # the lease and its events' read, by key
+    [lease_plan] = lease_plans  # the lease (or parking) and the endpoints' and events' reads, by key
     assert "Index Scan using pk_deliveries" in lease_plan
+    assert "Index Scan using pk_callback_endpoints" in lease_plan
     assert "Index Scan using pk_events" in lease_plan
     assert "Seq Scan" not in lease_plan
     assert "Bitmap" not in lease_plan
@@ -93,7 +94,10 @@ def test_sqlite_step_walks_the_due_index_and_goes_by_key(container: Container, a
     register(container, account, "http://127.0.0.1:9/hook")
     add_events(container, account, [(f"call-{n}", 1, "answered") for n in range(200)])
     plans: dict[str, str] = {}
-    kinds = ("UPDATE deliveries", "UPDATE events", "FROM deliveries", "FROM events", "FROM callback")
+    kinds = (
+        *("UPDATE deliveries", "UPDATE events", "FROM deliveries", "FROM events"),
+        *("callback_endpoints.account_id IN", "callback_endpoints.code IN"),  # fan-out's, claim's
+    )
 
     def explain(_conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
         if "json_each" in statement:
@@ -114,7 +118,10 @@ def test_sqlite_step_walks_the_due_index_and_goes_by_key(container: Container, a
     assert "SEARCH deliveries USING INTEGER PRIMARY KEY" in plans["UPDATE deliveries"]  # the lease
     assert "SEARCH events USING INDEX sqlite_autoindex_events_1 (id=?)" in plans["FROM events"]
     assert "SEARCH events USING INDEX sqlite_autoindex_events_1 (id=?)" in plans["UPDATE events"]  # fanned
-    assert "USING INDEX ix_callback_endpoints_account_id (account_id=?)" in plans["FROM callback"]
+    fan_out_endpoints = plans["callback_endpoints.account_id IN"]
+    assert "USING INDEX ix_callback_endpoints_account_id (account_id=?)" in fan_out_endpoints
+    claimed_endpoints = plans["callback_endpoints.code IN"]
+    assert "USING INDEX sqlite_autoindex_callback_endpoints_1 (code=?)" in claimed_endpoints
 
 
 def _plan(cursor: Any, statement: str, parameters: Any) -> str:

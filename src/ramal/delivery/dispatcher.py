@@ -18,7 +18,9 @@ At-least-once: a delivery is leased while held; a worker that dies leaves its le
 another worker retries them. A crash after the receiver answered but before the result was recorded
 means the event is sent again: receivers dedupe by ``webhook-id``. Per-call order holds because a
 delivery is only claimable once the previous event of its subject for that endpoint is recorded as
-no longer pending, and a result is recorded only after its attempt ended.
+no longer pending, and a result is recorded only after its attempt ended. A result the database
+refuses to store (a value nobody foresaw) fails its step: the batch is then written one result at a
+time, and the refused one alone is dropped, to be attempted again when its lease expires.
 """
 
 from __future__ import annotations
@@ -29,10 +31,13 @@ import logging
 import os
 import secrets
 import socket
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DataError, IntegrityError
 
 from ramal.clock import Clock
 from ramal.delivery import metrics
@@ -49,6 +54,9 @@ from ramal.wire.callbacks import render_body
 
 logger = logging.getLogger("ramal.delivery")
 FAN_OUT_BATCH = 500
+_REFUSED = (DataError, IntegrityError)  # the database refused a value (not the connection: not down)
+_UNWRITABLE = "erro interno: a resposta do destino nao pode ser gravada"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -175,10 +183,16 @@ class Dispatcher(Loop):
         self._slot_idle = False
         budget = self._slots.budget() if claim else None
         try:
-            if self.config.step_on_loop:
-                outcome = self._transaction(results, given_back, budget)
-            else:
-                outcome = await asyncio.to_thread(self._transaction, results, given_back, budget)
+            outcome = await self._off_loop(self._transaction, results, given_back, budget)
+        except _REFUSED:
+            if not results:
+                raise
+            # One result the database refuses (a bug, a byte nobody foresaw) would fail every step
+            # after this one, and every endpoint would wait: each is written alone instead.
+            self._given_back = given_back + self._given_back
+            left = await self._off_loop(self._write_one_by_one, results)
+            self._finished = left + self._finished
+            return len(results) - len(left)
         except Exception:
             self._finished = results + self._finished  # keep them: written next step
             self._given_back = given_back + self._given_back
@@ -187,6 +201,35 @@ class Dispatcher(Loop):
         self._report_paused(paused)
         self._queue(claims, claimed_at + self._queue_wait)
         return len(results) + fanned + len(claims)
+
+    async def _off_loop(self, work: Callable[..., T], *args: object) -> T:
+        """Run database work in the step's thread, or on the loop (see ``dispatcher_for``)."""
+        if self.config.step_on_loop:
+            return work(*args)
+        return await asyncio.to_thread(work, *args)
+
+    def _write_one_by_one(self, results: list[AttemptResult]) -> list[AttemptResult]:
+        """Write each result in a transaction of its own, after a step's write was refused for its
+        data. One refused even without the receiver's text is dropped, logged: its lease expires and
+        the delivery is attempted again (at-least-once). Returns the results left unwritten because
+        the database failed otherwise (down, say), to be written at the next step."""
+        for index, result in enumerate(results):
+            try:
+                self._write_alone(result)
+            except Exception:
+                logger.exception("recording results failed; retrying at the next step")
+                return results[index:]
+        return []
+
+    def _write_alone(self, result: AttemptResult) -> None:
+        for version in (result, replace(result, snippet=None, error=_UNWRITABLE)):
+            try:
+                with self._writer.write() as connection:
+                    self._record(self._repo(connection), [version], self.clock.now())
+                return
+            except _REFUSED:
+                logger.exception("the result of delivery %s was refused by the database", result.delivery_id)
+        logger.error("the result of delivery %s is dropped; it will be attempted again", result.delivery_id)
 
     def _transaction(
         self, results: list[AttemptResult], given_back: list[int], budget: Budget | None
@@ -216,7 +259,6 @@ class Dispatcher(Loop):
             return []
         repo.record(results)
         return repo.update_health(
-            succeeded={r.endpoint_code for r in results if r.outcome == "delivered"},
             failed={r.endpoint_code for r in results if r.outcome in ("retry", "failed")},
             gone={r.endpoint_code for r in results if r.outcome == "gone"},
             now=now,
