@@ -178,7 +178,7 @@ async def bare_ceiling(url: str, body: bytes, total: int, concurrency: int = 64)
 class Scenario:
     """One database with an account, an endpoint on the receiver, and an outbox to fill."""
 
-    def __init__(self, database_url: str, receiver: Receiver) -> None:
+    def __init__(self, database_url: str, endpoint_url: str) -> None:
         self.database_url = database_url
         self.settings = Settings(database_url=database_url, callback_allow_networks="127.0.0.0/8")
         self.container = build_container(self.settings)
@@ -186,7 +186,7 @@ class Scenario:
         token = self.container.tokens.issue(issued.client_id, issued.client_secret).token
         owner: Principal = self.container.tokens.authenticate(token)
         self.owner = owner
-        self.container.callbacks.add(owner, "voice", receiver.url)
+        self.container.callbacks.add(owner, "voice", endpoint_url)
 
     def append(self, count: int) -> None:
         ids, now = self.container.ids, self.container.clock.now()
@@ -273,7 +273,7 @@ def throughput(database_url: str, receiver: Receiver, workers: int, events: int)
     spends per delivery says what a run is bound by (and what a deployment with the database and
     the receivers on other hosts would leave to the workers).
     """
-    scenario = Scenario(database_url, receiver)
+    scenario = Scenario(database_url, receiver.url)
     for _ in range(events // 1000):
         scenario.append(1000)
     receiver.stats(reset=True)
@@ -297,7 +297,7 @@ def _cpu_now(processes: list[subprocess.Popen[bytes]], receiver: Receiver) -> tu
 
 
 def latency(database_url: str, receiver: Receiver, rate: int, seconds: int) -> dict[str, float]:
-    scenario = Scenario(database_url, receiver)
+    scenario = Scenario(database_url, receiver.url)
     # Forget the throughput run's deliveries, or the two waits below return at once and the reset
     # lands while warm-up events are still queued (their start-up latency then counts in the p99).
     receiver.stats(reset=True)

@@ -4,7 +4,6 @@ later step failed on the same row and every endpoint waited."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
@@ -32,7 +31,7 @@ def _spoil(engine: Dispatcher, subject_id: str, **changes: object) -> Callable[[
 
     def spoiled(claim: ClaimedDelivery, started: datetime, response: object) -> AttemptResult:
         result = judge(claim, started, response)  # type: ignore[arg-type]
-        return dataclasses.replace(result, **changes) if claim.subject_id == subject_id else result  # type: ignore[arg-type]
+        return result._replace(**changes) if claim.subject_id == subject_id else result  # type: ignore[arg-type]
 
     engine._judge = spoiled  # type: ignore[method-assign]
     return lambda: setattr(engine, "_judge", judge)

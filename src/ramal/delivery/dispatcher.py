@@ -32,7 +32,7 @@ import os
 import secrets
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
@@ -222,7 +222,7 @@ class Dispatcher(Loop):
         return []
 
     def _write_alone(self, result: AttemptResult) -> None:
-        for version in (result, replace(result, snippet=None, error=_UNWRITABLE)):
+        for version in (result, result._replace(snippet=None, error=_UNWRITABLE)):
             try:
                 with self._writer.write() as connection:
                     self._record(self._repo(connection), [version], self.clock.now())

