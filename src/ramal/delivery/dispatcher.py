@@ -190,8 +190,9 @@ class Dispatcher(Loop):
             # One result the database refuses (a bug, a byte nobody foresaw) would fail every step
             # after this one, and every endpoint would wait: each is written alone instead.
             self._given_back = given_back + self._given_back
-            left = await self._off_loop(self._write_one_by_one, results)
+            left, paused = await self._off_loop(self._write_one_by_one, results)
             self._finished = left + self._finished
+            self._report_paused(paused)
             return len(results) - len(left)
         except Exception:
             self._finished = results + self._finished  # keep them: written next step
@@ -208,28 +209,30 @@ class Dispatcher(Loop):
             return work(*args)
         return await asyncio.to_thread(work, *args)
 
-    def _write_one_by_one(self, results: list[AttemptResult]) -> list[AttemptResult]:
+    def _write_one_by_one(self, results: list[AttemptResult]) -> tuple[list[AttemptResult], list[str]]:
         """Write each result in a transaction of its own, after a step's write was refused for its
         data. One refused even without the receiver's text is dropped, logged: its lease expires and
         the delivery is attempted again (at-least-once). Returns the results left unwritten because
-        the database failed otherwise (down, say), to be written at the next step."""
+        the database failed otherwise (down, say), to be written at the next step, and the endpoints
+        paused on the way."""
+        paused: list[str] = []
         for index, result in enumerate(results):
             try:
-                self._write_alone(result)
+                paused += self._write_alone(result)
             except Exception:
                 logger.exception("recording results failed; retrying at the next step")
-                return results[index:]
-        return []
+                return results[index:], paused
+        return [], paused
 
-    def _write_alone(self, result: AttemptResult) -> None:
+    def _write_alone(self, result: AttemptResult) -> list[str]:
         for version in (result, result._replace(snippet=None, error=_UNWRITABLE)):
             try:
                 with self._writer.write() as connection:
-                    self._record(self._repo(connection), [version], self.clock.now())
-                return
+                    return self._record(self._repo(connection), [version], self.clock.now())
             except _REFUSED:
                 logger.exception("the result of delivery %s was refused by the database", result.delivery_id)
         logger.error("the result of delivery %s is dropped; it will be attempted again", result.delivery_id)
+        return []
 
     def _transaction(
         self, results: list[AttemptResult], given_back: list[int], budget: Budget | None
