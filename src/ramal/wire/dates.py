@@ -80,7 +80,7 @@ def format_display(instant: datetime | None, zone: ZoneInfo) -> str:
 
 def format_duration(seconds: float | timedelta | None) -> str:
     """Seconds -> ``HH:MM:SS`` (hours keep growing past 99 rather than wrapping)."""
-    if seconds is None:
+    if not seconds:  # most events of a call: nothing talked yet
         return "00:00:00"
     total = int(seconds.total_seconds() if isinstance(seconds, timedelta) else seconds)
     hours, rest = divmod(max(total, 0), 3600)
