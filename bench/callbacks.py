@@ -341,7 +341,7 @@ def main() -> None:
         datetime.now(UTC),
         "http://127.0.0.1:8080",
     )
-    backends: list[tuple[str, object]] = [("sqlite", SqliteTemplate(workdir))]
+    backends: list[tuple[str, SqliteTemplate | None]] = [("sqlite", SqliteTemplate(workdir))]
     if args.postgres:
         backends.append(("postgresql", None))
     try:
@@ -358,7 +358,7 @@ def main() -> None:
         )
         for name, template in backends:
             for workers in (1, 2):
-                url = _fresh(template)
+                url = fresh_database(template)
                 run = throughput(url, receiver, workers, args.events)
                 print(
                     f"{name:<10} {workers} worker(s): {run.rate:,.0f} deliveries/s "
@@ -367,19 +367,31 @@ def main() -> None:
                     + (f", PostgreSQL {run.server_us:.0f} us" if name == "postgresql" else "")
                     + f"; load {os.getloadavg()[0]:.1f}"
                 )
-            stats = latency(_fresh(template), receiver, args.rate, args.seconds)
+            stats = latency(fresh_database(template), receiver, args.rate, args.seconds)
             print(
                 f"{name:<10} latency at {args.rate} events/s for {args.seconds} s: "
                 f"p50 {stats['p50']:.0f} ms, p99 {stats['p99']:.0f} ms ({stats['n']:.0f} events)"
             )
     finally:
         receiver.stop()
+        drop_schemas()
 
 
-def _fresh(template: object) -> str:
-    if isinstance(template, SqliteTemplate):
+SCHEMAS: list[PostgresSchema] = []  # made by this run, dropped at its end (drop_schemas)
+
+
+def fresh_database(template: SqliteTemplate | None) -> str:
+    """An empty migrated database: a SQLite file from ``template``, else a new PostgreSQL schema."""
+    if template is not None:
         return template.fresh_url()
-    return PostgresSchema(os.environ.get("RAMAL_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)).url
+    schema = PostgresSchema(os.environ.get("RAMAL_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL))
+    SCHEMAS.append(schema)
+    return schema.url
+
+
+def drop_schemas() -> None:
+    while SCHEMAS:
+        SCHEMAS.pop().drop()
 
 
 if __name__ == "__main__":

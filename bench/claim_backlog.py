@@ -12,17 +12,16 @@ claims 32 of the second endpoint's deliveries (one write transaction: fan-out, c
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from callbacks import Scenario  # bench/callbacks.py: the same account and events
+from callbacks import Scenario, drop_schemas, fresh_database  # the same account, events, databases
 from ramal.store.database import HeldWriter
 from ramal.store.repositories.deliveries import ClaimedDelivery, DeliveryRepository
-from ramal.testing.databases import DEFAULT_POSTGRES_URL, PostgresSchema, SqliteTemplate
+from ramal.testing.databases import SqliteTemplate
 
 LEASE = timedelta(seconds=60)
 STEPS = 15
@@ -74,14 +73,16 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true", help="also run on PostgreSQL")
     args = parser.parse_args()
     template = SqliteTemplate(Path(tempfile.mkdtemp(prefix="ramal-bench-claims-")))
-    postgres = os.environ.get("RAMAL_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
-    backends = [("sqlite", template.fresh_url)]
+    backends: list[tuple[str, SqliteTemplate | None]] = [("sqlite", template)]
     if args.postgres:
-        backends.append(("postgresql", lambda: PostgresSchema(postgres).url))
-    for name, fresh in backends:
-        for size in args.sizes:
-            milliseconds = claim_ms(fresh(), size)
-            print(f"{name:<10} paused backlog {size:>7,}: claiming step {milliseconds:6.2f} ms (median)")
+        backends.append(("postgresql", None))
+    try:
+        for name, source in backends:
+            for size in args.sizes:
+                milliseconds = claim_ms(fresh_database(source), size)
+                print(f"{name:<10} paused backlog {size:>7,}: claiming step {milliseconds:6.2f} ms (median)")
+    finally:
+        drop_schemas()
 
 
 if __name__ == "__main__":
