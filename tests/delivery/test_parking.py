@@ -8,7 +8,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from ramal.clock import ManualClock
 from ramal.container import Container
+from ramal.delivery.metrics import QueueCollector
 from ramal.store.repositories.callbacks import CallbackRepository
 from ramal.store.repositories.deliveries import DeliveryRepository
 from ramal.store.tables import deliveries
@@ -89,3 +91,24 @@ def test_a_claim_parks_what_it_meets_of_an_endpoint_no_longer_active(
         claimed = _repo(connection, container).claim(now, "w", LEASE, 100)
     assert [claim.endpoint_code for claim in claimed] == [healthy] * 5
     assert _due_times(container, paused) == [None] * 5
+
+
+def test_the_queue_gauges_tell_parked_deliveries_from_waiting_ones(
+    container: Container, account: Account, clock: ManualClock
+) -> None:
+    """A paused endpoint's backlog is owed, not late: it has a gauge of its own, and neither the queue
+    depth nor the oldest age (what an alert watches) counts it."""
+    paused, _ = _two_endpoints_with_a_backlog(container, account, 4)
+    clock.advance(hours=2)
+    add_events(container, account, [("call-late", 1, "answered")])
+    now = container.clock.now()
+    with container.database.write() as connection:
+        repo = _repo(connection, container)
+        repo.fan_out(now, 500)
+        repo.update_health({paused}, set(), now, pause_after=timedelta(0))
+    collector = QueueCollector()
+    collector.source = (container.database, container.clock)
+    gauges = {family.name: family.samples[0].value for family in collector.collect()}
+    assert gauges["ramal_callback_parked_deliveries"] == 5  # the paused endpoint's 4 + 1
+    assert gauges["ramal_callback_queue_depth"] == 5  # the other endpoint's, still waiting
+    assert gauges["ramal_callback_oldest_pending_seconds"] == 2 * 3600

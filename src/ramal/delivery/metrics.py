@@ -1,8 +1,9 @@
 """Prometheus metrics of the delivery engine.
 
-Attempt counters and latencies are per process (the process that sent). Queue depth and the age of
-the oldest pending delivery are read from the database at scrape time, so any process's ``/metrics``
-shows the shared queue, however many workers there are.
+Attempt counters and latencies are per process (the process that sent). Queue depth, the age of
+the oldest waiting delivery and the count of parked ones (a paused or disabled endpoint's, waiting for
+its resume) are read from the database at scrape time, so any process's ``/metrics`` shows the shared
+queue, however many workers there are.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ ENDPOINTS_PAUSED = Counter("ramal_callback_endpoints_paused_total", "Endpoints p
 
 
 class QueueCollector(Collector):
-    """Queue depth and oldest pending age, queried when Prometheus scrapes."""
+    """Queue depth, oldest waiting age and parked deliveries, queried when Prometheus scrapes."""
 
     def __init__(self) -> None:
         self.source: tuple[Database, Clock] | None = None
@@ -47,15 +48,25 @@ class QueueCollector(Collector):
         database, clock = self.source
         try:
             with database.read() as connection:
-                depth, oldest = DeliveryRepository(
-                    connection, postgresql=database.is_postgresql
-                ).queue_stats()
+                stats = DeliveryRepository(connection, postgresql=database.is_postgresql).queue_stats()
         except Exception:  # a scrape must not fail because the database blinked
             return
+        oldest = stats.oldest_waiting_since
         age = 0.0 if oldest is None else max((clock.now() - oldest).total_seconds(), 0.0)
-        yield GaugeMetricFamily("ramal_callback_queue_depth", "Pending webhook deliveries", value=depth)
         yield GaugeMetricFamily(
-            "ramal_callback_oldest_pending_seconds", "Age of the oldest pending webhook delivery", value=age
+            "ramal_callback_queue_depth",
+            "Webhook deliveries waiting to be sent (parked ones apart)",
+            stats.waiting,
+        )
+        yield GaugeMetricFamily(
+            "ramal_callback_oldest_pending_seconds",
+            "Age of the oldest webhook delivery waiting to be sent",
+            age,
+        )
+        yield GaugeMetricFamily(
+            "ramal_callback_parked_deliveries",
+            "Webhook deliveries held for a paused or disabled endpoint until it is resumed",
+            stats.parked,
         )
 
 

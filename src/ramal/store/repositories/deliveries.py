@@ -437,6 +437,12 @@ class AttemptResult(NamedTuple):
     next_attempt_at: datetime | None
 
 
+class QueueStats(NamedTuple):
+    waiting: int  # pending and due (or leased, or waiting for a retry)
+    oldest_waiting_since: datetime | None  # the creation time of the oldest of those
+    parked: int  # pending for an endpoint that is paused or disabled
+
+
 @dataclass(frozen=True, slots=True)
 class DeliveryView:
     id: int
@@ -824,12 +830,19 @@ class DeliveryRepository:
         self.connection.execute(delete(events).where(events.c.id.in_(doomed)))
         return len(doomed)
 
-    def queue_stats(self) -> tuple[int, datetime | None]:
-        """Pending deliveries and the creation time of the oldest (metrics)."""
+    def queue_stats(self) -> QueueStats:
+        """The queue for the metrics: what waits to be sent, apart from what is parked (a paused
+        endpoint's backlog is owed, not late: counted in the oldest age, it would keep an alert on
+        for as long as the endpoint stays paused)."""
+        parked = deliveries.c.next_attempt_at.is_(None)
         row = self.connection.execute(
-            select(func.count(), func.min(deliveries.c.created_at)).where(deliveries.c.state == "pending")
+            select(
+                func.count().filter(~parked),
+                func.min(deliveries.c.created_at).filter(~parked),
+                func.count().filter(parked),
+            ).where(deliveries.c.state == "pending")
         ).one()
-        return int(row[0]), row[1]
+        return QueueStats(int(row[0]), row[1], int(row[2]))
 
     def _conditions(self, where: DeliveryFilter) -> list[Any]:
         conditions: list[Any] = []
