@@ -520,7 +520,8 @@ class DeliveryRepository:
     # --- fan-out ---------------------------------------------------------------------------------
 
     def fan_out(self, now: datetime, limit: int) -> int:
-        """Turn up to ``limit`` new outbox events into one pending delivery per matching endpoint."""
+        """Turn up to ``limit`` new outbox events into one pending delivery per matching endpoint
+        (parked for an endpoint that is paused or disabled)."""
         if self.postgresql:
             self._plan_keyed()
             return int(self.connection.execute(_FAN_OUT_PG, {"limit": limit, "now": now}).scalar_one())
@@ -569,18 +570,16 @@ class DeliveryRepository:
         if not chosen:
             return []
         lease_values = {"ids": [row.id for row in chosen], "owner": owner, "until": now + lease}
-        if self.postgresql:
-            claims = [
-                ClaimedDelivery(*row) for row in self.connection.execute(_LEASE_AND_READ_PG, lease_values)
-            ]
-        else:
-            claims = self._lease_sqlite(chosen, lease_values)
+        if not self.postgresql:
+            return self._lease_sqlite(chosen, lease_values)
+        claims = [ClaimedDelivery(*row) for row in self.connection.execute(_LEASE_AND_READ_PG, lease_values)]
         order = {row.id: position for position, row in enumerate(chosen)}
         return sorted(claims, key=lambda claim: order[claim.id])  # due order, as the walk found them
 
     def _lease_sqlite(self, chosen: list[Any], lease_values: dict[str, Any]) -> list[ClaimedDelivery]:
         """SQLite's half of :func:`_lease_and_read_pg`, a statement at a time: the chosen deliveries'
-        endpoints by key, the active ones' deliveries leased and the others' parked, then the events."""
+        endpoints by key, the active ones' deliveries leased and the others' parked, then the events.
+        Claims come back in the walk's (due) order."""
         codes = list({row.endpoint_code for row in chosen})
         endpoints = {
             code: (code, url, secret, previous, None if until is None else _from_sqlite(until))
