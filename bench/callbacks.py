@@ -3,8 +3,9 @@
 Starts a receiver (a raw ASGI app on uvicorn, as in limits.md §3) in its own process. Then, per
 database (SQLite file, and PostgreSQL with --postgres):
 
-1. ceiling: a bare aiohttp client (64 in flight, on uvloop like the workers) POSTs the same signed
-   form bodies ramal sends;
+1. ceilings: a bare aiohttp client (64 in flight, on uvloop like the workers) POSTs the same
+   signed form bodies ramal sends, and so does ramal's own HTTP client (delivery/http1.py) bare,
+   with nothing of the engine around it: what the HTTP alone costs each;
 2. throughput: N events are put in the outbox, then 1 (and 2) ``ramal worker`` processes deliver them;
    deliveries/s = N / time until the receiver has seen every event id;
 3. latency: 1 worker while events are appended at a steady rate (200/s); the receiver computes each
@@ -25,6 +26,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +37,8 @@ import uuid_utils
 import uvloop
 
 from ramal.container import build_container
+from ramal.delivery.guard import AddressGuard
+from ramal.delivery.http1 import ConnectionPool, encode_request, origin_of
 from ramal.services.principal import Principal
 from ramal.settings import Settings
 from ramal.store.repositories.events import EventRepository, NewEvent
@@ -161,18 +165,43 @@ async def bare_ceiling(url: str, body: bytes, total: int, concurrency: int = 64)
     """
     headers = {"content-type": "application/x-www-form-urlencoded", "webhook-id": str(uuid_utils.uuid7())}
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
-        left = total
 
-        async def one_worker() -> None:
-            nonlocal left
-            while left > 0:
-                left -= 1
-                async with session.post(url, data=body, headers=headers) as response:
-                    await response.read()
+        async def post() -> None:
+            async with session.post(url, data=body, headers=headers) as response:
+                await response.read()
 
-        started, cpu = time.perf_counter(), time.process_time()
-        await asyncio.gather(*(one_worker() for _ in range(concurrency)))
-        return total / (time.perf_counter() - started), 1e6 * (time.process_time() - cpu) / total
+        return await _posting(post, total, concurrency)
+
+
+async def bare_http1_ceiling(url: str, body: bytes, total: int, concurrency: int = 64) -> tuple[float, float]:
+    """The same bodies POSTed by ramal's own HTTP client alone (no engine): posts/s, CPU us per post."""
+    pool = ConnectionPool(AddressGuard.from_setting("127.0.0.0/8"), connect_timeout=5, snippet_limit=512)
+    origin = origin_of(url)
+    headers = {"content-type": "application/x-www-form-urlencoded", "webhook-id": str(uuid_utils.uuid7())}
+    request = encode_request(origin, headers, body)
+    loop = asyncio.get_running_loop()
+
+    async def post() -> None:
+        await pool.post(origin, request, loop.time() + 15)
+
+    try:
+        return await _posting(post, total, concurrency)
+    finally:
+        pool.close()
+
+
+async def _posting(post: Callable[[], Awaitable[None]], total: int, concurrency: int) -> tuple[float, float]:
+    left = total
+
+    async def one_worker() -> None:
+        nonlocal left
+        while left > 0:
+            left -= 1
+            await post()
+
+    started, cpu = time.perf_counter(), time.process_time()
+    await asyncio.gather(*(one_worker() for _ in range(concurrency)))
+    return total / (time.perf_counter() - started), 1e6 * (time.process_time() - cpu) / total
 
 
 class Scenario:
@@ -356,13 +385,21 @@ def main() -> None:
             f"CPU per post: client {post_cpu:.0f} us, receiver {receiver_cpu:.0f} us "
             f"(asyncio loop: {plain:,.0f}/s, client {plain_cpu:.0f} us)"
         )
+        receiver_cpu = cpu_seconds(receiver.process.pid)
+        lean, lean_cpu = uvloop.run(bare_http1_ceiling(receiver.url, body, args.events))
+        receiver_cpu = 1e6 * (cpu_seconds(receiver.process.pid) - receiver_cpu) / args.events
+        print(
+            f"bare ramal http1 client (same, no engine): {lean:,.0f} posts/s, "
+            f"CPU per post: client {lean_cpu:.0f} us, receiver {receiver_cpu:.0f} us"
+        )
         for name, template in backends:
             for workers in (1, 2):
                 url = fresh_database(template)
                 run = throughput(url, receiver, workers, args.events)
                 print(
                     f"{name:<10} {workers} worker(s): {run.rate:,.0f} deliveries/s "
-                    f"({100 * run.rate / ceiling:.0f} % of ceiling), CPU per delivery: workers "
+                    f"({100 * run.rate / ceiling:.0f} % of the aiohttp ceiling, "
+                    f"{100 * run.rate / lean:.0f} % of the bare http1 one), CPU per delivery: workers "
                     f"{run.worker_us:.0f} us, receiver {run.receiver_us:.0f} us"
                     + (f", PostgreSQL {run.server_us:.0f} us" if name == "postgresql" else "")
                     + f"; load {os.getloadavg()[0]:.1f}"

@@ -198,7 +198,7 @@ def add_events(
 def dispatcher(
     container: Container, *, total_timeout: float = 2.0, guard: AddressGuard = LOCAL, **config: Any
 ) -> Dispatcher:
-    sender = Sender(guard, connect_timeout=1.0, total_timeout=total_timeout, limit=64)
+    sender = Sender(guard, connect_timeout=1.0, total_timeout=total_timeout)
     settings = {"public_base_url": "http://ramal.test", "lease": timedelta(seconds=30), **config}
     made = Dispatcher(
         container.database, container.clock, sender, RetrySchedule(jitter=0.0), DispatcherConfig(**settings)

@@ -436,7 +436,6 @@ def dispatcher_for(
         AddressGuard.from_setting(settings.callback_allow_networks),
         connect_timeout=settings.callback_connect_timeout_seconds,
         total_timeout=settings.callback_total_timeout_seconds,
-        limit=settings.callback_concurrency,
     )
     config = DispatcherConfig(
         public_base_url=settings.public_base_url.rstrip("/"),
