@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 
@@ -39,6 +40,24 @@ def test_transactions_share_one_checkout_and_commit(container: Container) -> Non
         writer.close()
     with database.read() as connection:
         assert connection.execute(text("SELECT sum(n) FROM held_probe")).scalar_one() == 3
+
+
+def test_session_settings_last_for_the_held_connection_and_never_reach_the_pool(
+    container: Container,
+) -> None:
+    """The dispatcher sets its planner settings once per connection; API requests on the same pool
+    must never inherit them."""
+    database = container.database
+    if not database.is_postgresql:
+        pytest.skip("the dispatcher makes session settings on PostgreSQL only")
+    writer = database.held_writer("SET enable_sort = off")
+    for _ in range(2):
+        with writer.write() as connection:
+            assert connection.exec_driver_sql("SHOW enable_sort").scalar_one() == "off"
+    writer.close()
+    with contextlib.ExitStack() as stack:  # every connection the pool holds, and one more
+        held = [stack.enter_context(database.read()) for _ in range(database.engine.pool.checkedin() + 1)]
+        assert {connection.exec_driver_sql("SHOW enable_sort").scalar_one() for connection in held} == {"on"}
 
 
 def test_writes_begin_immediate_and_reads_deferred(container: Container) -> None:

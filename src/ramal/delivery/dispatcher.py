@@ -49,7 +49,12 @@ from ramal.delivery.slots import Budget, Ready, Slots
 from ramal.loops import Loop
 from ramal.settings import Settings
 from ramal.store.database import Database
-from ramal.store.repositories.deliveries import AttemptResult, ClaimedDelivery, DeliveryRepository
+from ramal.store.repositories.deliveries import (
+    KEYED_PLANS_SESSION,
+    AttemptResult,
+    ClaimedDelivery,
+    DeliveryRepository,
+)
 from ramal.wire.callbacks import render_body
 
 logger = logging.getLogger("ramal.delivery")
@@ -89,7 +94,8 @@ class Dispatcher(Loop):
         self.sender = sender
         self.schedule = schedule
         self.config = config
-        self._writer = database.held_writer()  # no pool checkout (and PostgreSQL ping) per step
+        # No pool checkout (and PostgreSQL ping) per step, and the steps' planner settings made once.
+        self._writer = database.held_writer(KEYED_PLANS_SESSION if database.is_postgresql else None)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._slots = Slots(config.concurrency, config.endpoint_concurrency)
         self._lanes: set[asyncio.Task[None]] = set()
@@ -254,7 +260,7 @@ class Dispatcher(Loop):
 
     def _has_work(self, now: datetime) -> bool:
         with self.database.read() as connection:
-            return self._repo(connection).has_work(now)
+            return DeliveryRepository(connection, postgresql=self.database.is_postgresql).has_work(now)
 
     def _record(self, repo: DeliveryRepository, results: list[AttemptResult], now: datetime) -> list[str]:
         """Log the attempts, move their deliveries on, and track endpoint health; returns paused codes."""
@@ -332,7 +338,9 @@ class Dispatcher(Loop):
             )
 
     def _repo(self, connection: Connection) -> DeliveryRepository:
-        return DeliveryRepository(connection, postgresql=self.database.is_postgresql)
+        """A repository on the held writer's connection (its session has the keyed plans)."""
+        postgresql = self.database.is_postgresql
+        return DeliveryRepository(connection, postgresql=postgresql, keyed_session=postgresql)
 
     # --- one attempt ------------------------------------------------------------------------------
 

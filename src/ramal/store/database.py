@@ -143,9 +143,10 @@ class Database:
         with self.engine.connect() as connection, connection.begin():
             yield connection
 
-    def held_writer(self) -> HeldWriter:
-        """A connection kept open across write transactions, for a loop that writes many times a second."""
-        return HeldWriter(self)
+    def held_writer(self, session_settings: str | None = None) -> HeldWriter:
+        """A connection kept open across write transactions, for a loop that writes many times a second;
+        ``session_settings`` (``SET`` statements) are put in force once per connection."""
+        return HeldWriter(self, session_settings)
 
     def ping(self) -> None:
         with self.engine.connect() as connection:
@@ -166,10 +167,14 @@ class HeldWriter:
     restart) and the next checks one out again, through the pool's pre-ping. One transaction at a
     time: a second caller, or :meth:`close`, waits for the first (the dispatcher's shutdown step may
     start while a cancelled step still runs in its thread).
+
+    Settings made for the session (``session_settings``) would outlive it in the pool, so such a
+    connection is closed for good rather than given back.
     """
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, session_settings: str | None = None) -> None:
         self._database = database
+        self._session_settings = session_settings
         self._connection: Connection | None = None
         self._turn = threading.RLock()  # close() runs inside write() on failure
 
@@ -188,6 +193,9 @@ class HeldWriter:
     def _open(self) -> Connection:
         connection = self._database.engine.connect()
         connection.info[_WRITE_FLAG] = True
+        if self._session_settings:
+            with connection.begin():
+                connection.exec_driver_sql(self._session_settings)
         self._connection = connection
         return connection
 
@@ -200,5 +208,7 @@ class HeldWriter:
         with contextlib.suppress(Exception):  # a broken connection is discarded by the pool
             try:
                 connection.info.pop(_WRITE_FLAG, None)
+                if self._session_settings:
+                    connection.invalidate()  # its settings must not reach the pool's other users
             finally:
                 connection.close()

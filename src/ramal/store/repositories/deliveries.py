@@ -157,6 +157,9 @@ _KEYED_PLANS = (
     "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off; SET LOCAL enable_seqscan = off; "
     "SET LOCAL jit = off"
 )
+# The same for a whole session: a connection that serves only dispatcher steps (the dispatcher's held
+# writer) sets them once, and its steps save the round trip (``keyed_session``).
+KEYED_PLANS_SESSION = _KEYED_PLANS.replace("SET LOCAL", "SET")
 
 
 _LEASE_SQLITE = (
@@ -507,10 +510,11 @@ _FINISHED_BEFORE = (
 
 
 class DeliveryRepository:
-    def __init__(self, connection: Connection, *, postgresql: bool) -> None:
+    def __init__(self, connection: Connection, *, postgresql: bool, keyed_session: bool = False) -> None:
+        """``keyed_session``: the connection has :data:`KEYED_PLANS_SESSION` in force already."""
         self.connection = connection
         self.postgresql = postgresql
-        self._planned = False  # the keyed-plan planner settings are in force (PostgreSQL)
+        self._planned = keyed_session  # the keyed-plan planner settings are in force (PostgreSQL)
 
     def has_work(self, now: datetime) -> bool:
         """Whether a step at ``now`` would fan out or claim anything (a read: an idle dispatcher
