@@ -54,6 +54,7 @@ from ramal.store.repositories.deliveries import (
     AttemptResult,
     ClaimedDelivery,
     DeliveryRepository,
+    StepRequest,
 )
 from ramal.wire.callbacks import render_body
 
@@ -234,7 +235,8 @@ class Dispatcher(Loop):
         for version in (result, result._replace(snippet=None, error=_UNWRITABLE)):
             try:
                 with self._writer.write() as connection:
-                    return self._record(self._repo(connection), [version], self.clock.now())
+                    repo = self._repo(connection)
+                    return repo.record_with_health([version], self.clock.now(), self.config.pause_after)
             except _REFUSED:
                 logger.exception("the result of delivery %s was refused by the database", result.delivery_id)
         logger.error("the result of delivery %s is dropped; it will be attempted again", result.delivery_id)
@@ -246,33 +248,22 @@ class Dispatcher(Loop):
         now = self.clock.now()
         if not results and not given_back and not self._has_work(now):
             return 0, [], [], now  # idle: no write lock taken (on SQLite it is the API's too)
-        with self._writer.write() as connection:
-            repo = self._repo(connection)
-            paused = self._record(repo, results, now)
-            repo.give_back(given_back, self.owner)
-            fanned = repo.fan_out(now, FAN_OUT_BATCH) if budget is not None else 0
-            claims = (
-                repo.claim(now, self.owner, self.config.lease, budget.free, budget.room, budget.default_room)
-                if budget is not None and budget.free > 0
-                else []
+        request = StepRequest(now, self.owner, results, given_back, self.config.pause_after)
+        if budget is not None:
+            request = request._replace(
+                fan_out=FAN_OUT_BATCH,
+                claim=budget.free,
+                lease=self.config.lease,
+                room=budget.room,
+                default_room=budget.default_room,
             )
-        return fanned, claims, paused, now
+        with self._writer.write() as connection:
+            outcome = self._repo(connection).step(request)
+        return outcome.fanned, outcome.claims, outcome.paused, now
 
     def _has_work(self, now: datetime) -> bool:
         with self.database.read() as connection:
             return DeliveryRepository(connection, postgresql=self.database.is_postgresql).has_work(now)
-
-    def _record(self, repo: DeliveryRepository, results: list[AttemptResult], now: datetime) -> list[str]:
-        """Log the attempts, move their deliveries on, and track endpoint health; returns paused codes."""
-        if not results:
-            return []
-        repo.record(results)
-        return repo.update_health(
-            failed={r.endpoint_code for r in results if r.outcome in ("retry", "failed")},
-            gone={r.endpoint_code for r in results if r.outcome == "gone"},
-            now=now,
-            pause_after=self.config.pause_after,
-        )
 
     # --- the local queue and the attempts (event loop) -------------------------------------------
 
