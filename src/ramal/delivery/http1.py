@@ -1,15 +1,16 @@
 """A lean HTTP/1.1 client for webhook POSTs: kept-alive connections on asyncio transports, answers
 parsed by httptools (uvicorn's C parser).
 
-Written here rather than taken from aiohttp (which ramal used first) for the numbers: a worker is
-bound by the CPU its posts cost, and on this machine one POST through aiohttp's ``ClientSession``
-costs 131-156 us of CPU, through this client 26-35 us (``bench/http_clients.py``; docs/benchmarks.md).
-A webhook needs little of a general client: one method, no redirects (never followed: a 3xx could
-bounce the request to a private address), no cookies, proxies or compression, and only the first
-bytes of the answer. What it must get right is all here: connect and total deadlines, keep-alive
-reuse, a long answer cut off (never drained), TLS, and the SSRF guard applied to the very address
-each connection goes to (:meth:`ConnectionPool._addresses`), so a name re-pointed at an internal
-address after registration is refused (DNS rebinding).
+Written here rather than taken from a library for the numbers: a worker is bound by the CPU its
+posts cost, and on this machine one POST through aiohttp's ``ClientSession`` (what ramal used first)
+costs 97-160 us of CPU, through this client 22-35 us (``bench/callbacks.py`` prints both ceilings;
+docs/benchmarks.md); httpx's pooled ``AsyncClient`` manages ~200 posts/s at 64 in flight
+(limits.md §3). A webhook needs little of a general client: one method, no redirects (never
+followed: a 3xx could bounce the request to a private address), no cookies, proxies or compression,
+and only the first bytes of the answer. What it must get right is all here: connect and total
+deadlines, keep-alive reuse, a long answer cut off (never drained), TLS, and the SSRF guard applied
+to the very address each connection goes to (:meth:`ConnectionPool._addresses`), so a name
+re-pointed at an internal address after registration is refused (DNS rebinding).
 """
 
 from __future__ import annotations
