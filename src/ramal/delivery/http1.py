@@ -168,6 +168,7 @@ class _Connection(asyncio.Protocol):
             self._fail(InvalidResponse(str(error)))
 
     def eof_received(self) -> bool | None:
+        self.closed = True  # never reused from now on, even before connection_lost
         return None  # the transport closes itself; connection_lost ends the exchange
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -205,7 +206,8 @@ class ConnectionPool:
     """Connections by origin (scheme, host, port), reused while fresh, one request at a time each.
 
     How many are open at once is bounded by the caller (the dispatcher's slots), so the pool keeps
-    every connection it gets back, and closes one idle for longer than ``idle_seconds``.
+    every connection it gets back, and closes one idle for longer than ``idle_seconds`` (when it is
+    next wanted, or at the sweep each ``idle_seconds``, which also forgets origins no longer used).
     """
 
     def __init__(
@@ -224,6 +226,7 @@ class ConnectionPool:
         self._ssl_context = ssl_context
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
         self._resolved: dict[tuple[str, int], tuple[float, list[str]]] = {}
+        self._next_sweep = 0.0
 
     async def post(self, origin: Origin, request: bytes, deadline: float) -> Answer:
         """Send ``request`` and read the answer by ``deadline`` (the loop's clock).
@@ -232,6 +235,8 @@ class ConnectionPool:
         the request is then sent once more on a new connection (the receiver may have seen it:
         delivery is at-least-once, and receivers dedupe by ``webhook-id``).
         """
+        if asyncio.get_running_loop().time() >= self._next_sweep:
+            self._sweep()
         connection = self._reusable(origin)
         if connection is not None:
             try:
@@ -266,6 +271,24 @@ class ConnectionPool:
                 return connection
             connection.close()
         return None
+
+    def _sweep(self) -> None:
+        """Close the idle connections gone stale, and drop origins with none left."""
+        now = asyncio.get_running_loop().time()
+        self._next_sweep = now + self.idle_seconds
+        fresh_since = now - self.idle_seconds
+        for key, idle in list(self._idle.items()):
+            kept: list[_Connection] = []
+            for connection in idle:
+                if not connection.closed and connection.idle_since > fresh_since:
+                    kept.append(connection)
+                else:
+                    connection.close()
+            if kept:
+                self._idle[key] = kept
+            else:
+                del self._idle[key]
+        self._resolved = {name: entry for name, entry in self._resolved.items() if entry[0] > now}
 
     async def _connect(self, origin: Origin, deadline: float) -> _Connection:
         loop = asyncio.get_running_loop()

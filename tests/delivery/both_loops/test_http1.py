@@ -32,6 +32,7 @@ class Server:
     def __init__(self, handler: Handler) -> None:
         self.handler = handler
         self.connections = 0
+        self.hung_up = 0  # connections the client closed
         self.requests: list[bytes] = []
         self.port = 0
 
@@ -45,7 +46,7 @@ class Server:
                 self.requests.append(head + await reader.readexactly(length))
                 await self.handler(reader, writer, len(self.requests))
         except (asyncio.IncompleteReadError, ConnectionError):
-            pass
+            self.hung_up += 1
         finally:
             writer.close()
 
@@ -105,6 +106,17 @@ async def test_connection_close_and_idle_age_mean_a_new_connection() -> None:
         for _ in range(2):
             await post(engine, f"http://127.0.0.1:{server.port}/")
         assert server.connections == 2
+
+
+async def test_connections_idle_too_long_are_closed_and_their_origin_forgotten() -> None:
+    async with serving(answering(OK)) as first, serving(answering(OK)) as second:
+        engine = pool(idle_seconds=0.05)
+        await post(engine, f"http://127.0.0.1:{first.port}/")
+        await asyncio.sleep(0.1)
+        await post(engine, f"http://127.0.0.1:{second.port}/")  # the next post sweeps
+        await asyncio.sleep(0.05)
+        assert first.hung_up == 1
+        assert list(engine._idle) == [("http", "127.0.0.1", second.port)]
 
 
 async def test_a_kept_alive_connection_closed_unanswered_is_retried_once_on_a_new_one() -> None:
