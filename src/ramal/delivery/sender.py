@@ -49,7 +49,6 @@ class Sender:
         total_timeout: float,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        self.guard = guard
         self.total_timeout = total_timeout
         self._pool = ConnectionPool(
             guard, connect_timeout=connect_timeout, snippet_limit=SNIPPET_BYTES, ssl_context=ssl_context
