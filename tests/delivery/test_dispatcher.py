@@ -499,9 +499,8 @@ def test_a_claim_handed_back_is_claimable_again_at_once_but_only_by_its_owner(
     assert claim("worker-b") == [held]
 
 
-def test_only_a_worker_process_steps_on_its_event_loop(container: Container) -> None:
-    """``ramal serve``'s loop is the API's: a step there must not stall it."""
+def test_only_a_worker_process_on_sqlite_steps_on_its_event_loop(container: Container) -> None:
     alone = container.dispatcher(own_process=True)
     beside_the_api = container.dispatcher()
-    assert alone.config.step_on_loop is True
+    assert alone.config.step_on_loop is not container.database.is_postgresql
     assert beside_the_api.config.step_on_loop is False

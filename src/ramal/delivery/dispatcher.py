@@ -1,7 +1,7 @@
 """The dispatcher: outbox -> deliveries -> HTTP attempts -> results, as a pipeline in one process.
 
-Two things run side by side. The *database step* runs in a thread (in ``ramal worker``, on the
-event loop: see :func:`dispatcher_for`), one write transaction at a time: it records the
+Two things run side by side. The *database step* runs in a thread (on SQLite in ``ramal worker``, on
+the event loop: see :func:`dispatcher_for`), one write transaction at a time: it records the
 attempts that ended since the previous step (and hands back claims this process will not send), fans
 new outbox events out to the endpoints that want them, and claims due deliveries. The *attempts* run
 on the event loop: each claim joins a local queue (:mod:`slots`) and starts as soon as a slot is
@@ -12,7 +12,7 @@ starts the next one at once, not after the next transaction. Its result waits fo
 which runs when a batch of results is in (a quarter of ``callback_concurrency``), at once when a
 slot went idle for want of a claim (the low-traffic case: latency first), or at the poll tick. One
 transaction per step, not per delivery, is what lets a process deliver thousands per second on
-PostgreSQL's slow commits; while it commits, the claims already sent are on their way.
+PostgreSQL's slow commits; while it commits, the HTTP slots stay busy.
 
 At-least-once: a delivery is leased while held; a worker that dies leaves its leases to expire and
 another worker retries them. A crash after the receiver answered but before the result was recorded
@@ -177,7 +177,7 @@ class Dispatcher(Loop):
         while self._lanes:  # a lane goes on while claims wait for its slot
             await asyncio.wait(list(self._lanes))
 
-    # --- the database step (in a thread, or on the loop in ``ramal worker``) ----------------------
+    # --- the database step (runs in a thread while attempts go on) -------------------------------
 
     async def _step(self, *, claim: bool = True) -> int:
         """Record what ended, hand back, fan out, and claim, in ONE write transaction.
@@ -424,14 +424,12 @@ def dispatcher_for(
 ) -> Dispatcher:
     """A dispatcher configured from settings (what ``ramal serve`` and ``ramal worker`` run).
 
-    In a process of its own (``ramal worker``) the step runs on the event loop. On SQLite it is CPU
-    work (the database runs in this process), and in a thread it cost a thread wake-up per step and
-    a GIL hand-over at every sqlite3 call, ~5 % of the worker's CPU per delivery and ~15 % of its
-    throughput. On PostgreSQL, once the step took three round trips (``DeliveryRepository.step``),
-    stalling the loop for them cost less than the thread's hand-over: ``to_thread`` waited ~5 ms
-    for the loop to take the step back, and the workers' CPU per delivery fell 10-18 % on the loop
-    (+3-21 % deliveries/s, bench/callbacks.py, docs/benchmarks.md). In ``ramal serve`` the loop is
-    the API's, which must not stall for a step: there the thread stays.
+    On SQLite the step is CPU work (the database runs in this process), and in a process of its own
+    (``ramal worker``) it runs on the event loop: in a thread it cost a thread wake-up per step and a
+    GIL hand-over at every sqlite3 call, ~5 % of the worker's CPU per delivery and ~15 % of its
+    throughput (bench/callbacks.py). In ``ramal serve`` the loop is the API's, which must not stall
+    for a step, and on PostgreSQL the step mostly waits on the server, which the thread lets the
+    attempts overlap; both keep the thread.
     """
     sender = Sender(
         AddressGuard.from_setting(settings.callback_allow_networks),
@@ -446,6 +444,6 @@ def dispatcher_for(
         pause_after=timedelta(hours=settings.callback_pause_after_hours),
         poll_seconds=settings.callback_poll_seconds,
         metrics_port=settings.callback_metrics_port,
-        step_on_loop=own_process,
+        step_on_loop=own_process and not database.is_postgresql,
     )
     return Dispatcher(database, clock, sender, RetrySchedule(scale=settings.callback_retry_scale), config)
