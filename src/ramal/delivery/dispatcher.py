@@ -429,7 +429,9 @@ def dispatcher_for(
     GIL hand-over at every sqlite3 call, ~5 % of the worker's CPU per delivery and ~15 % of its
     throughput (bench/callbacks.py). In ``ramal serve`` the loop is the API's, which must not stall
     for a step, and on PostgreSQL the step mostly waits on the server, which the thread lets the
-    attempts overlap; both keep the thread.
+    attempts overlap; both keep the thread. (On the loop, a PostgreSQL worker delivered 3-21 % more
+    per second, but a step held up on the server held up every attempt with it: the p99 latency at
+    200 events/s went from 57-58 ms to 63-271 ms, over the 250 ms bar; docs/benchmarks.md.)
     """
     sender = Sender(
         AddressGuard.from_setting(settings.callback_allow_networks),
