@@ -648,7 +648,7 @@ class DeliveryRepository:
                 full = [code for code, left in room.items() if left <= 0]
                 limit = request.claim + _CLAIM_SLACK
                 walking = batch.send(_DUE_DRIVER, {"now": request.now, "full": full, "limit": limit})
-        fanned = fanning.fetchone().count_1 if fanning is not None else 0  # type: ignore[union-attr]
+        fanned = (fanning.fetchone() or (0,))[0] if fanning is not None else 0
         due = walking.fetchall() if walking is not None else []
         chosen = _within_room(due, request.claim, room, request.default_room)
         return StepOutcome(fanned, self._lease(chosen, request.now, request.owner, request.lease), [])
