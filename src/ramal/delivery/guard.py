@@ -120,7 +120,7 @@ class AddressGuard:
 
     def check_host(self, host: str) -> None:
         """At registration: the literal address, or every address the name resolves to now."""
-        literal = _literal(host)
+        literal = literal_address(host)
         if literal is not None:
             self.check_address(literal)
             return
@@ -137,7 +137,8 @@ class AddressGuard:
             self.check_address(str(info[4][0]).split("%", 1)[0])
 
 
-def _literal(host: str) -> IPAddress | None:
+def literal_address(host: str) -> IPAddress | None:
+    """The address a host names literally (``192.0.2.1``, ``::1``), or ``None`` for a name."""
     try:
         return ipaddress.ip_address(host)
     except ValueError:

@@ -16,7 +16,6 @@ re-pointed at an internal address after registration is refused (DNS rebinding).
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import socket
 import ssl
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from urllib.parse import quote, urlsplit
 
 import httptools
 
-from ramal.delivery.guard import AddressGuard, UnsafeTarget
+from ramal.delivery.guard import AddressGuard, UnsafeTarget, literal_address
 
 IDLE_SECONDS = 4.0  # below the 5 s keep-alive of common servers (uvicorn, Node), so they rarely race us
 RESOLVE_TTL = 10.0  # how long a name's checked addresses are reused
@@ -102,30 +101,29 @@ class _Connection(asyncio.Protocol):
         self._status: int | None = None
         self._snippet = bytearray()
         self._retry_after: str | None = None
-        self._answered = False  # any byte of an answer came in: a failure now is no stale connection
+        self.answered = False  # any byte of an answer came in: a failure now is no stale connection
 
     # --- one exchange ----------------------------------------------------------------------------
 
     def exchange(self, request: bytes, deadline: float) -> asyncio.Future[Answer]:
         loop = asyncio.get_running_loop()
         self._waiter = loop.create_future()
-        self._status, self._retry_after, self._answered = None, None, False
+        self._status, self._retry_after, self.answered = None, None, False
         self._snippet = bytearray()
         self._deadline = loop.call_at(deadline, self._expire)
         assert self.transport is not None
         self.transport.write(request)
         return self._waiter
 
-    @property
-    def answered(self) -> bool:
-        return self._answered
+    def fresh(self, idle_since: float) -> bool:
+        """Open, and idle since after ``idle_since``: worth reusing."""
+        return not self.closed and self.idle_since > idle_since
 
     def _finish(self, *, keep: bool) -> None:
         waiter, self._waiter = self._waiter, None
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
-        if not keep:
+        if keep:
+            self._disarm()
+        else:
             self.close()
         if waiter is not None and not waiter.done() and self._status is not None:
             waiter.set_result(Answer(self._status, bytes(self._snippet), self._retry_after))
@@ -143,10 +141,14 @@ class _Connection(asyncio.Protocol):
         else:
             self._fail(TimeoutError())
 
-    def close(self) -> None:
-        self.closed = True
+    def _disarm(self) -> None:
         if self._deadline is not None:
             self._deadline.cancel()
+            self._deadline = None
+
+    def close(self) -> None:
+        self.closed = True
+        self._disarm()
         if self.transport is not None:
             self.transport.abort()  # nothing more is wanted from it: no lingering, no draining
 
@@ -159,7 +161,7 @@ class _Connection(asyncio.Protocol):
         if self._waiter is None:  # bytes on an idle connection: out of step, not reusable
             self.close()
             return
-        self._answered = True
+        self.answered = True
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -267,7 +269,7 @@ class ConnectionPool:
         fresh_since = asyncio.get_running_loop().time() - self.idle_seconds
         while idle:
             connection = idle.pop()  # the most recently used first: the least likely to be stale
-            if not connection.closed and connection.idle_since > fresh_since:
+            if connection.fresh(fresh_since):
                 return connection
             connection.close()
         return None
@@ -280,7 +282,7 @@ class ConnectionPool:
         for key, idle in list(self._idle.items()):
             kept: list[_Connection] = []
             for connection in idle:
-                if not connection.closed and connection.idle_since > fresh_since:
+                if connection.fresh(fresh_since):
                     kept.append(connection)
                 else:
                     connection.close()
@@ -316,10 +318,7 @@ class ConnectionPool:
     async def _addresses(self, origin: Origin) -> list[str]:
         """The addresses to try, each allowed by the guard: a literal is checked as it is, a name's
         answers are filtered (and kept for ``RESOLVE_TTL``)."""
-        try:
-            literal = ipaddress.ip_address(origin.host)
-        except ValueError:
-            literal = None
+        literal = literal_address(origin.host)
         if literal is not None:
             self.guard.check_address(literal)
             return [origin.host]

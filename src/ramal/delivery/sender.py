@@ -67,22 +67,23 @@ class Sender:
             deadline = asyncio.get_running_loop().time() + self.total_timeout
             answer = await self._pool.post(origin, encode_request(origin, headers, body), deadline)
         except UnsafeTarget as refusal:
-            return Response(None, time.perf_counter() - started, error=f"bloqueado: {refusal}")
+            error = f"bloqueado: {refusal}"
         except TimeoutError:
-            return Response(None, time.perf_counter() - started, error="timeout")
+            error = "timeout"
         except Disconnected:
-            return Response(None, time.perf_counter() - started, error="conexao encerrada pelo destino")
+            error = "conexao encerrada pelo destino"
         except InvalidResponse as invalid:
             error = f"resposta HTTP invalida: {invalid}"[:300]
-            return Response(None, time.perf_counter() - started, error=error)
         except OSError as failure:
-            return Response(None, time.perf_counter() - started, error=f"falha de conexao: {failure}"[:300])
-        return Response(
-            answer.status,
-            time.perf_counter() - started,
-            logged_text(answer.snippet),
-            retry_after=retry_after_seconds(answer.retry_after),
-        )
+            error = f"falha de conexao: {failure}"[:300]
+        else:
+            return Response(
+                answer.status,
+                time.perf_counter() - started,
+                logged_text(answer.snippet),
+                retry_after=retry_after_seconds(answer.retry_after),
+            )
+        return Response(None, time.perf_counter() - started, error=error)
 
 
 def basic_auth(username: str, password: str) -> str:

@@ -595,8 +595,7 @@ class DeliveryRepository:
         per endpoint, so one endpoint with a deep backlog cannot take every slot. Chosen deliveries
         whose endpoint is no longer active are parked, not leased (see the module docstring)."""
         room = room or {}
-        full = [code for code, left in room.items() if left <= 0]
-        candidates = self._due(now, full, limit + _CLAIM_SLACK)
+        candidates = self._walk_index(_DUE, _due_values(now, room, limit))
         return self._lease(_within_room(candidates, limit, room, default_room), now, owner, lease)
 
     def _lease(self, chosen: list[Any], now: datetime, owner: str, lease: timedelta) -> list[ClaimedDelivery]:
@@ -645,9 +644,7 @@ class DeliveryRepository:
             if request.fan_out:
                 fanning = batch.send(_FAN_OUT_DRIVER, {"limit": request.fan_out, "now": request.now})
             if request.claim > 0:
-                full = [code for code, left in room.items() if left <= 0]
-                limit = request.claim + _CLAIM_SLACK
-                walking = batch.send(_DUE_DRIVER, {"now": request.now, "full": full, "limit": limit})
+                walking = batch.send(_DUE_DRIVER, _due_values(request.now, room, request.claim))
         fanned = (fanning.fetchone() or (0,))[0] if fanning is not None else 0
         due = walking.fetchall() if walking is not None else []
         chosen = _within_room(due, request.claim, room, request.default_room)
@@ -689,11 +686,6 @@ class DeliveryRepository:
             ClaimedDelivery(row.id, row.attempts, *found[row.event_id], *endpoints[row.endpoint_code])
             for row in leased
         ]
-
-    def _due(self, now: datetime, full: list[str], limit: int) -> Sequence[Any]:
-        """Claimable deliveries in due order, but none of the ``full`` endpoints', locked (PostgreSQL)
-        against other workers."""
-        return self._walk_index(_DUE, {"now": now, "full": full, "limit": limit})
 
     def _run(self, statement: _Twin, values: dict[str, Any]) -> CursorResult[*tuple[Any, ...]]:
         """Execute a hot-path statement, its list values each as one parameter (:func:`_listed`)."""
@@ -964,6 +956,14 @@ class _SqliteBatch:
 @functools.cache
 def _sqlite_batch(statement: Executable, names: tuple[str, ...]) -> _SqliteBatch:
     return _SqliteBatch(statement, names)
+
+
+def _due_values(now: datetime, room: Mapping[str, int], limit: int) -> dict[str, Any]:
+    """The due walk's parameters (:data:`_DUE`: claimable deliveries in due order, locked on
+    PostgreSQL against other workers): none of the endpoints without room, and some slack for when
+    the first ones' endpoints fill up."""
+    full = [code for code, left in room.items() if left <= 0]
+    return {"now": now, "full": full, "limit": limit + _CLAIM_SLACK}
 
 
 def _record_rows(results: list[AttemptResult]) -> list[tuple[Any, ...]]:
