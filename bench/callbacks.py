@@ -11,7 +11,7 @@ database (SQLite file, and PostgreSQL with --postgres):
 3. latency: 1 worker while events are appended at a steady rate (200/s); the receiver computes each
    event's latency from the UUIDv7 event id (its first 48 bits are the creation time in ms).
 
-    python bench/callbacks.py [--events 10000] [--rate 200] [--seconds 15] [--postgres]
+    python bench/callbacks.py [--events 10000] [--rate 200] [--seconds 15] [--postgres | --postgres-only]
 """
 
 from __future__ import annotations
@@ -361,6 +361,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=200)
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--postgres", action="store_true", help="also run on PostgreSQL")
+    parser.add_argument("--postgres-only", action="store_true", help="run on PostgreSQL alone")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="ramal-bench-callbacks-"))
     receiver = Receiver(workdir)
@@ -370,8 +371,10 @@ def main() -> None:
         datetime.now(UTC),
         "http://127.0.0.1:8080",
     )
-    backends: list[tuple[str, SqliteTemplate | None]] = [("sqlite", SqliteTemplate(workdir))]
-    if args.postgres:
+    backends: list[tuple[str, SqliteTemplate | None]] = []
+    if not args.postgres_only:
+        backends.append(("sqlite", SqliteTemplate(workdir)))
+    if args.postgres or args.postgres_only:
         backends.append(("postgresql", None))
     try:
         print(f"load average before the run: {os.getloadavg()[0]:.1f} (2 cores, shared machine)")

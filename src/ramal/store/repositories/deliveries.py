@@ -56,7 +56,7 @@ from ramal.store.tables import callback_endpoints, deliveries, delivery_attempts
 from ramal.store.types import UTCDateTime, loaded_utc, stored_utc
 
 _KIND_OF_SUBJECT = {"call": "voice", "message": "sms"}
-_CLAIM_SLACK = 64  # extra candidates, for when some endpoints have no room left
+_CLAIM_SLACK = 64  # extra candidates, for when the first ones' endpoints fill up
 _EARLIER = aliased(deliveries, name="earlier")
 # "An earlier event of this subject is still pending for this endpoint." Written as a correlated
 # LIMIT 1 scalar subquery, not NOT EXISTS: PostgreSQL turns NOT EXISTS into a hash anti-join over the
@@ -143,9 +143,31 @@ def _due_walk(sqlite: bool) -> Select[Any]:
             _EARLIER_UNFANNED.is_(None),
         )
         .order_by(deliveries.c.next_attempt_at)  # exactly the due index: no sort of the backlog
-        .limit(bindparam("limit"))
+        .limit(_walk_limit(sqlite))
         .with_for_update(skip_locked=True)  # PostgreSQL; SQLite's BEGIN IMMEDIATE serialises claims
     )
+
+
+def _walk_limit(sqlite: bool) -> ColumnElement[int]:
+    """How many candidates the due walk takes: the claim's limit with slack, but no more than the
+    room can hold, which is each endpoint's room for those this process holds claims of (``known``),
+    and the default room for every other active endpoint.
+
+    Without the bound, one busy endpoint with 32 slots left had the walk lock some 200 rows to lease
+    32 of them, and on PostgreSQL each lock is a WAL record and a dirtied page (-15 % server CPU per
+    delivery with it). The other endpoints are only counted when the known room falls short: CASE
+    evaluates its branches lazily, and so does PostgreSQL's uncorrelated subquery."""
+    endpoint = callback_endpoints.c
+    others = (
+        select(func.count())
+        .where(endpoint.state == "active", _not_listed(endpoint.code, "known", sqlite))
+        .scalar_subquery()
+    )
+    limit = bindparam("limit", type_=Integer)
+    known_room = bindparam("known_room", type_=Integer)
+    bound = known_room + bindparam("default_room", type_=Integer) * others
+    smaller = func.min if sqlite else func.least  # SQLite's two-argument min() is its LEAST
+    return case((known_room >= limit, limit), else_=smaller(limit, bound)) + _CLAIM_SLACK
 
 
 _DUE = _twin(_due_walk)
@@ -595,7 +617,7 @@ class DeliveryRepository:
         per endpoint, so one endpoint with a deep backlog cannot take every slot. Chosen deliveries
         whose endpoint is no longer active are parked, not leased (see the module docstring)."""
         room = room or {}
-        candidates = self._walk_index(_DUE, _due_values(now, room, limit))
+        candidates = self._walk_index(_DUE, _due_values(now, room, limit, default_room))
         return self._lease(_within_room(candidates, limit, room, default_room), now, owner, lease)
 
     def _lease(self, chosen: list[Any], now: datetime, owner: str, lease: timedelta) -> list[ClaimedDelivery]:
@@ -644,7 +666,9 @@ class DeliveryRepository:
             if request.fan_out:
                 fanning = batch.send(_FAN_OUT_DRIVER, {"limit": request.fan_out, "now": request.now})
             if request.claim > 0:
-                walking = batch.send(_DUE_DRIVER, _due_values(request.now, room, request.claim))
+                walking = batch.send(
+                    _DUE_DRIVER, _due_values(request.now, room, request.claim, request.default_room)
+                )
         fanned = (fanning.fetchone() or (0,))[0] if fanning is not None else 0
         due = walking.fetchall() if walking is not None else []
         chosen = _within_room(due, request.claim, room, request.default_room)
@@ -958,12 +982,21 @@ def _sqlite_batch(statement: Executable, names: tuple[str, ...]) -> _SqliteBatch
     return _SqliteBatch(statement, names)
 
 
-def _due_values(now: datetime, room: Mapping[str, int], limit: int) -> dict[str, Any]:
+def _due_values(
+    now: datetime, room: Mapping[str, int], limit: int, default_room: int | None
+) -> dict[str, Any]:
     """The due walk's parameters (:data:`_DUE`: claimable deliveries in due order, locked on
-    PostgreSQL against other workers): none of the endpoints without room, and some slack for when
-    the first ones' endpoints fill up."""
+    PostgreSQL against other workers): none of the endpoints without room, some slack for when the
+    first ones' endpoints fill up, and no more than the room holds (:func:`_walk_limit`)."""
     full = [code for code, left in room.items() if left <= 0]
-    return {"now": now, "full": full, "limit": limit + _CLAIM_SLACK}
+    return {
+        "now": now,
+        "full": full,
+        "limit": limit,
+        "known": list(room),
+        "known_room": sum(left for left in room.values() if left > 0),
+        "default_room": limit if default_room is None else default_room,
+    }
 
 
 def _record_rows(results: list[AttemptResult]) -> list[tuple[Any, ...]]:
