@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from ramal.clock import ManualClock
@@ -17,7 +17,7 @@ from ramal.ids import RandomIds
 from ramal.services.accounts import AccountService
 from ramal.store.database import Database
 from ramal.store.migrations import current_revision, upgrade
-from ramal.store.tables import calls, metadata, pins
+from ramal.store.tables import calls, deliveries, metadata, pins
 from ramal.testing.databases import SqliteTemplate
 
 
@@ -30,6 +30,35 @@ def test_migrations_match_tables(database_url: str) -> None:
     finally:
         database.dispose()
     assert differences == []
+
+
+def test_the_postgresql_delivery_queue_is_stored_as_declared(database_url: str) -> None:
+    """``compare_metadata`` looks at neither index predicates nor storage parameters; this does."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("partial queue indexes and fillfactor are PostgreSQL's (migration 0005)")
+    database = Database.from_url(database_url)
+    try:
+        with database.engine.connect() as connection:
+            options = connection.execute(text(_DELIVERIES_OPTIONS)).scalar_one()
+            predicates = dict(connection.execute(text(_DELIVERIES_PREDICATES)).tuples().all())
+    finally:
+        database.dispose()
+    partial = {
+        str(index.name)
+        for index in deliveries.indexes
+        if index.dialect_options["postgresql"]["where"] is not None
+    }
+    assert options == ["fillfactor=50"]
+    assert partial == {"ix_deliveries_due", "ix_deliveries_endpoint_subject"}
+    assert {name for name, predicate in predicates.items() if predicate} == partial
+    assert {predicates[name] for name in partial} == {"((state)::text = 'pending'::text)"}
+
+
+_DELIVERIES_OPTIONS = "SELECT reloptions FROM pg_class WHERE oid = 'deliveries'::regclass"
+_DELIVERIES_PREDICATES = (
+    "SELECT indexrelid::regclass::text, pg_get_expr(indpred, indrelid) FROM pg_index "
+    "WHERE indrelid = 'deliveries'::regclass"
+)
 
 
 def test_sqlite_tables_are_rowid_tables_exactly_as_declared(sqlite_template: SqliteTemplate) -> None:
