@@ -56,7 +56,7 @@ from ramal.store.tables import callback_endpoints, deliveries, delivery_attempts
 from ramal.store.types import UTCDateTime, loaded_utc, stored_utc
 
 _KIND_OF_SUBJECT = {"call": "voice", "message": "sms"}
-_CLAIM_SLACK = 64  # extra candidates, for when the first ones' endpoints fill up
+_CLAIM_SLACK = 64  # extra candidates when several endpoints share a claim (see _walk_limit)
 _EARLIER = aliased(deliveries, name="earlier")
 # "An earlier event of this subject is still pending for this endpoint." Written as a correlated
 # LIMIT 1 scalar subquery, not NOT EXISTS: PostgreSQL turns NOT EXISTS into a hash anti-join over the
@@ -149,14 +149,15 @@ def _due_walk(sqlite: bool) -> Select[Any]:
 
 
 def _walk_limit(sqlite: bool) -> ColumnElement[int]:
-    """How many candidates the due walk takes: the claim's limit with slack, but no more than the
-    room can hold, which is each endpoint's room for those this process holds claims of (``known``),
-    and the default room for every other active endpoint.
+    """How many candidates the due walk takes: the claim's limit, but no more than the room can
+    hold, which is each endpoint's room for those this process holds claims of (``known``) and the
+    default room for every other active endpoint; plus some slack when several endpoints may take
+    claims, for when the first ones' fill up.
 
-    Without the bound, one busy endpoint with 32 slots left had the walk lock some 200 rows to lease
-    32 of them, and on PostgreSQL each lock is a WAL record and a dirtied page (-15 % server CPU per
-    delivery with it). The other endpoints are only counted when the known room falls short: CASE
-    evaluates its branches lazily, and so does PostgreSQL's uncorrelated subquery."""
+    Without the bound, one busy endpoint with 32 slots left had each step walk and lock some 200
+    rows to lease 32 of them, and on PostgreSQL each lock is a WAL record and a dirtied page. The
+    other endpoints are counted only when the known room and endpoints fall short: CASE and OR
+    stop at the first answer, and PostgreSQL evaluates an uncorrelated subquery when first used."""
     endpoint = callback_endpoints.c
     others = (
         select(func.count())
@@ -164,10 +165,12 @@ def _walk_limit(sqlite: bool) -> ColumnElement[int]:
         .scalar_subquery()
     )
     limit = bindparam("limit", type_=Integer)
-    known_room = bindparam("known_room", type_=Integer)
+    known_room, known_open = bindparam("known_room", type_=Integer), bindparam("known_open", type_=Integer)
     bound = known_room + bindparam("default_room", type_=Integer) * others
     smaller = func.min if sqlite else func.least  # SQLite's two-argument min() is its LEAST
-    return case((known_room >= limit, limit), else_=smaller(limit, bound)) + _CLAIM_SLACK
+    enough = case((known_room >= limit, limit), else_=smaller(limit, bound))
+    several = or_(known_open >= 2, known_open + others >= 2)
+    return enough + case((several, _CLAIM_SLACK), else_=0)
 
 
 _DUE = _twin(_due_walk)
@@ -986,8 +989,8 @@ def _due_values(
     now: datetime, room: Mapping[str, int], limit: int, default_room: int | None
 ) -> dict[str, Any]:
     """The due walk's parameters (:data:`_DUE`: claimable deliveries in due order, locked on
-    PostgreSQL against other workers): none of the endpoints without room, some slack for when the
-    first ones' endpoints fill up, and no more than the room holds (:func:`_walk_limit`)."""
+    PostgreSQL against other workers): none of the endpoints without room, and no more than the
+    room holds (:func:`_walk_limit`)."""
     full = [code for code, left in room.items() if left <= 0]
     return {
         "now": now,
@@ -995,6 +998,7 @@ def _due_values(
         "limit": limit,
         "known": list(room),
         "known_room": sum(left for left in room.values() if left > 0),
+        "known_open": sum(1 for left in room.values() if left > 0),
         "default_room": limit if default_room is None else default_room,
     }
 
