@@ -286,7 +286,7 @@ events = Table(
 # pending rows only, so a delivered row's version enters neither. Half the WAL of a steady-state step,
 # and 30 % of its server time (docs/benchmarks.md). SQLite updates rows in place and only the
 # indexes whose columns changed: it keeps full indexes.
-_PENDING = text("state = 'pending'")
+_PENDING_DELIVERY = text("state = 'pending'")
 deliveries = Table(
     "deliveries",
     metadata,
@@ -304,9 +304,13 @@ deliveries = Table(
     Column("last_error", Text, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("delivered_at", UTCDateTime, nullable=True),
-    Index("ix_deliveries_due", "state", "next_attempt_at", postgresql_where=_PENDING),
+    Index("ix_deliveries_due", "state", "next_attempt_at", postgresql_where=_PENDING_DELIVERY),
     Index(
-        "ix_deliveries_endpoint_subject", "endpoint_code", "subject_id", "sequence", postgresql_where=_PENDING
+        "ix_deliveries_endpoint_subject",
+        "endpoint_code",
+        "subject_id",
+        "sequence",
+        postgresql_where=_PENDING_DELIVERY,
     ),
     postgresql_with={"fillfactor": 50},
 )
