@@ -992,15 +992,21 @@ def _due_values(
     PostgreSQL against other workers): none of the endpoints without room, and no more than the
     room holds (:func:`_walk_limit`)."""
     full = [code for code, left in room.items() if left <= 0]
+    open_rooms = [left for left in room.values() if left > 0]
     return {
         "now": now,
         "full": full,
         "limit": limit,
         "known": list(room),
-        "known_room": sum(left for left in room.values() if left > 0),
-        "known_open": sum(1 for left in room.values() if left > 0),
-        "default_room": limit if default_room is None else default_room,
+        "known_room": sum(open_rooms),
+        "known_open": len(open_rooms),
+        "default_room": _default_room(default_room, limit),
     }
+
+
+def _default_room(default_room: int | None, limit: int) -> int:
+    """The room of an endpoint this process holds nothing of: with no default, the claim's limit."""
+    return limit if default_room is None else default_room
 
 
 def _record_rows(results: list[AttemptResult]) -> list[tuple[Any, ...]]:
@@ -1071,10 +1077,11 @@ def _within_room(
     candidates: Sequence[Any], limit: int, room: Mapping[str, int], default_room: int | None
 ) -> list[Any]:
     left = dict(room)
+    default = _default_room(default_room, limit)
     chosen: list[Any] = []
     for candidate in candidates:
         code = candidate.endpoint_code
-        free = left.get(code, default_room if default_room is not None else limit)
+        free = left.get(code, default)
         if free <= 0:
             continue
         left[code] = free - 1
