@@ -504,3 +504,9 @@ def test_only_a_worker_process_on_sqlite_steps_on_its_event_loop(container: Cont
     beside_the_api = container.dispatcher()
     assert alone.config.step_on_loop is not container.database.is_postgresql
     assert beside_the_api.config.step_on_loop is False
+
+
+def test_two_steps_run_at_once_only_on_postgresql(container: Container) -> None:
+    expected = 2 if container.database.is_postgresql else 1  # SQLite has one write lock to queue for
+    assert container.dispatcher(own_process=True).config.steps_in_flight == expected
+    assert container.dispatcher().config.steps_in_flight == expected

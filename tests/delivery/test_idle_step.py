@@ -34,13 +34,13 @@ async def test_idle_steps_only_read_until_there_is_work(
     register(container, account, receiver.url)
     engine = dispatcher(container)
     with monkeypatch.context() as patched:
-        patched.setattr(engine._writer, "write", _no_write)
+        patched.setattr(engine._writers[0], "write", _no_write)
         assert await engine.run_once() == 0  # nothing to fan out, nothing due
     [event_id] = add_events(container, account, [("call-1", 1, "answered")])
     assert await engine.run_once() == 2  # fanned out, then claimed
     assert [r.event_id for r in receiver.received] == [event_id]
     with monkeypatch.context() as patched:
-        patched.setattr(engine._writer, "write", _no_write)
+        patched.setattr(engine._writers[0], "write", _no_write)
         assert await engine.run_once() == 0  # delivered and recorded: idle again
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from ramal.delivery.slots import Ready, Slots
+from ramal.delivery.slots import Budget, Ready, Slots
 from ramal.store.repositories.deliveries import ClaimedDelivery
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -94,3 +94,19 @@ def test_drop_hands_back_waiting_claims_of_one_endpoint_or_all() -> None:
     slots.finished("a")
     assert slots.waiting == 0
     assert slots.budget().free == 2  # nothing in flight either
+
+
+def test_a_claim_in_progress_holds_its_budget_until_released() -> None:
+    slots = Slots(concurrency=4, endpoint_cap=2)
+    slots.add(ready(1, "a"))
+    first = slots.reserve()
+    assert (first.free, first.room, first.default_room) == (7, {"a": 3}, 4)
+    second = slots.budget()  # a second step while the first is in flight: only what it cannot take
+    assert (second.free, second.room, second.default_room) == (0, {"a": 0}, 0)
+    assert started(slots) == [1]
+    slots.finished("a")  # a slot freed during the first claim is the second's to fill
+    assert slots.budget() == Budget(1, {"a": 1}, 0)
+    slots.release(first)
+    for n in range(2, 5):  # the first claim brought 3 for "a"
+        slots.add(ready(n, "a"))
+    assert slots.budget() == Budget(5, {"a": 1}, 4)

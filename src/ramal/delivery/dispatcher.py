@@ -48,7 +48,7 @@ from ramal.delivery.signer import signature_header
 from ramal.delivery.slots import Budget, Ready, Slots
 from ramal.loops import Loop
 from ramal.settings import Settings
-from ramal.store.database import Database
+from ramal.store.database import Database, HeldWriter
 from ramal.store.repositories.deliveries import (
     KEYED_PLANS_SESSION,
     AttemptResult,
@@ -76,6 +76,8 @@ class DispatcherConfig:
     metrics_port: int | None = None
     # Run the database step on the event loop instead of in a thread (when: see ``dispatcher_for``).
     step_on_loop: bool = False
+    # Steps in flight at once, each on a connection of its own (see ``dispatcher_for``).
+    steps_in_flight: int = 1
 
 
 class Dispatcher(Loop):
@@ -96,7 +98,8 @@ class Dispatcher(Loop):
         self.schedule = schedule
         self.config = config
         # No pool checkout (and PostgreSQL ping) per step, and the steps' planner settings made once.
-        self._writer = database.held_writer(KEYED_PLANS_SESSION if database.is_postgresql else None)
+        session = KEYED_PLANS_SESSION if database.is_postgresql else None
+        self._writers = [database.held_writer(session) for _ in range(max(1, config.steps_in_flight))]
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._slots = Slots(config.concurrency, config.endpoint_concurrency)
         self._lanes: set[asyncio.Task[None]] = set()
@@ -114,9 +117,9 @@ class Dispatcher(Loop):
 
     async def run_once(self) -> int:
         """One step, then every claim attempted and recorded (what tests drive)."""
-        done = await self._step()
+        done = await self._step(self._writers[0])
         await self._wait_attempts()
-        await self._step(claim=False)
+        await self._step(self._writers[0], claim=False)
         return done
 
     async def run_forever(self, stop: asyncio.Event) -> None:
@@ -125,19 +128,33 @@ class Dispatcher(Loop):
 
             start_http_server(self.config.metrics_port, addr="127.0.0.1")
         try:
-            while not stop.is_set():
-                try:
-                    progressed = await self._step()
-                except Exception:
-                    logger.exception("dispatcher step failed; retrying")
-                    await asyncio.sleep(self.idle_seconds)  # the database may be down: do not spin
-                    continue
-                await self._until_step_due(progressed, stop)
+            steppers = [
+                self._stepper(writer, stop, polls=not index) for index, writer in enumerate(self._writers)
+            ]
+            await asyncio.gather(*steppers)
         finally:
             await self._drain()
 
-    async def _until_step_due(self, progressed: int, stop: asyncio.Event) -> None:
-        """Wait until the next step has enough to do, or the poll tick (new outbox events).
+    async def _stepper(self, writer: HeldWriter, stop: asyncio.Event, *, polls: bool) -> None:
+        """Step on ``writer`` whenever a step is due, until ``stop``.
+
+        With several steppers (PostgreSQL), a step starts while another waits on the server: each
+        takes the results ended so far and a budget the other's claim cannot also spend
+        (:meth:`Slots.reserve`), and ``FOR UPDATE SKIP LOCKED`` keeps their claims apart, as between
+        two workers. Only the first polls at the idle tick: the others step for batches of results.
+        """
+        while not stop.is_set():
+            try:
+                progressed = await self._step(writer)
+            except Exception:
+                logger.exception("dispatcher step failed; retrying")
+                await asyncio.sleep(self.idle_seconds)  # the database may be down: do not spin
+                continue
+            await self._until_step_due(progressed, stop, polls=polls)
+
+    async def _until_step_due(self, progressed: int, stop: asyncio.Event, *, polls: bool = True) -> None:
+        """Wait until the next step has enough to do, or (if it ``polls``) the poll tick (new outbox
+        events).
 
         While claims wait in the local queue the slots stay busy, so the step waits for a batch of
         results (each step has a fixed cost of a dozen statements and a commit); it runs at once
@@ -153,7 +170,8 @@ class Dispatcher(Loop):
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.idle_seconds)
             except TimeoutError:
-                return
+                if polls:
+                    return
 
     def _batch_ready(self) -> bool:
         """Enough results (or hand-backs) for a step, or a slot idle for want of a claim."""
@@ -163,14 +181,15 @@ class Dispatcher(Loop):
         """Release the HTTP client and the connection (after ``run_once`` use; ``run_forever`` closes
         them itself)."""
         await self.sender.close()
-        self._writer.close()
+        for writer in self._writers:
+            writer.close()
 
     async def _drain(self) -> None:
         """On shutdown: hand back waiting claims, let attempts in flight end, record everything."""
         self._given_back.extend(self._slots.drop())
         await self._wait_attempts()
         with contextlib.suppress(Exception):
-            await self._step(claim=False)
+            await self._step(self._writers[0], claim=False)
         await self.close()
 
     async def _wait_attempts(self) -> None:
@@ -179,7 +198,7 @@ class Dispatcher(Loop):
 
     # --- the database step (runs in a thread while attempts go on) -------------------------------
 
-    async def _step(self, *, claim: bool = True) -> int:
+    async def _step(self, writer: HeldWriter, *, claim: bool = True) -> int:
         """Record what ended, hand back, fan out, and claim, in ONE write transaction.
 
         One transaction per step (not one per delivery) is what the throughput rests on: a SQLite
@@ -188,16 +207,16 @@ class Dispatcher(Loop):
         results, self._finished = self._finished, []
         given_back, self._given_back = self._given_back, []
         self._slot_idle = False
-        budget = self._slots.budget() if claim else None
+        budget = self._slots.reserve() if claim else None
         try:
-            outcome = await self._off_loop(self._transaction, results, given_back, budget)
+            outcome = await self._off_loop(self._transaction, writer, results, given_back, budget)
         except _REFUSED:
             if not results:
                 raise
             # One result the database refuses (a bug, a byte nobody foresaw) would fail every step
             # after this one, and every endpoint would wait: each is written alone instead.
             self._given_back = given_back + self._given_back
-            left, paused = await self._off_loop(self._write_one_by_one, results)
+            left, paused = await self._off_loop(self._write_one_by_one, writer, results)
             self._finished = left + self._finished
             self._report_paused(paused)
             return len(results) - len(left)
@@ -205,6 +224,9 @@ class Dispatcher(Loop):
             self._finished = results + self._finished  # keep them: written next step
             self._given_back = given_back + self._given_back
             raise
+        finally:
+            if budget is not None:
+                self._slots.release(budget)
         fanned, claims, paused, claimed_at = outcome
         self._report_paused(paused)
         self._queue(claims, claimed_at + self._queue_wait)
@@ -216,7 +238,9 @@ class Dispatcher(Loop):
             return work(*args)
         return await asyncio.to_thread(work, *args)
 
-    def _write_one_by_one(self, results: list[AttemptResult]) -> tuple[list[AttemptResult], list[str]]:
+    def _write_one_by_one(
+        self, writer: HeldWriter, results: list[AttemptResult]
+    ) -> tuple[list[AttemptResult], list[str]]:
         """Write each result in a transaction of its own, after a step's write was refused for its
         data. One refused even without the receiver's text is dropped, logged: its lease expires and
         the delivery is attempted again (at-least-once). Returns the results left unwritten because
@@ -225,16 +249,16 @@ class Dispatcher(Loop):
         paused: list[str] = []
         for index, result in enumerate(results):
             try:
-                paused += self._write_alone(result)
+                paused += self._write_alone(writer, result)
             except Exception:
                 logger.exception("recording results failed; retrying at the next step")
                 return results[index:], paused
         return [], paused
 
-    def _write_alone(self, result: AttemptResult) -> list[str]:
+    def _write_alone(self, writer: HeldWriter, result: AttemptResult) -> list[str]:
         for version in (result, result._replace(snippet=None, error=_UNWRITABLE)):
             try:
-                with self._writer.write() as connection:
+                with writer.write() as connection:
                     repo = self._repo(connection)
                     return repo.record_with_health([version], self.clock.now(), self.config.pause_after)
             except _REFUSED:
@@ -243,7 +267,7 @@ class Dispatcher(Loop):
         return []
 
     def _transaction(
-        self, results: list[AttemptResult], given_back: list[int], budget: Budget | None
+        self, writer: HeldWriter, results: list[AttemptResult], given_back: list[int], budget: Budget | None
     ) -> tuple[int, list[ClaimedDelivery], list[str], datetime]:
         now = self.clock.now()
         if not results and not given_back and not self._has_work(now):
@@ -257,7 +281,7 @@ class Dispatcher(Loop):
                 room=budget.room,
                 default_room=budget.default_room,
             )
-        with self._writer.write() as connection:
+        with writer.write() as connection:
             outcome = self._repo(connection).step(request)
         return outcome.fanned, outcome.claims, outcome.paused, now
 
@@ -432,6 +456,10 @@ def dispatcher_for(
     attempts overlap; both keep the thread. (On the loop, a PostgreSQL worker delivered 3-21 % more
     per second, but a step held up on the server held up every attempt with it: the p99 latency at
     200 events/s went from 57-58 ms to 63-271 ms, over the 250 ms bar; docs/benchmarks.md.)
+
+    On PostgreSQL two steps run at once, each on its own connection: a step is mostly waiting on the
+    server, and one at a time left the HTTP slots idle while it did (the queue claimed ahead ran dry).
+    On SQLite a second step would only queue for the one write lock.
     """
     sender = Sender(
         AddressGuard.from_setting(settings.callback_allow_networks),
@@ -447,5 +475,6 @@ def dispatcher_for(
         poll_seconds=settings.callback_poll_seconds,
         metrics_port=settings.callback_metrics_port,
         step_on_loop=own_process and not database.is_postgresql,
+        steps_in_flight=2 if database.is_postgresql else 1,
     )
     return Dispatcher(database, clock, sender, RetrySchedule(scale=settings.callback_retry_scale), config)

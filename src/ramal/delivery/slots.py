@@ -6,7 +6,9 @@ flight and as many again waiting. The waiting claims are what keeps the HTTP slo
 database step runs: when an attempt ends, the endpoint's next claim starts at once instead of after
 the next claim. A hanging endpoint still holds only its cap of connections (its waiting claims hold
 none), and a claim that waited past ``start_by`` is handed back, never sent, so an attempt never
-outlives its lease because it queued.
+outlives its lease because it queued. A claim in progress (a step in flight) holds the budget it was
+given until its claims join the queue (:meth:`Slots.reserve`), so two steps in flight never claim,
+between them, more than the limits allow.
 """
 
 from __future__ import annotations
@@ -46,12 +48,32 @@ class Slots:
         self._busy: Counter[str] = Counter()
         self._in_flight = 0
         self._queued = 0
+        self._reserved: list[Budget] = []  # the budgets of claims in progress
 
     def budget(self) -> Budget:
-        """What may be claimed without exceeding the holding limits (see the module docstring)."""
+        """What may be claimed without exceeding the holding limits (see the module docstring), less
+        what the claims in progress may still bring: each may fill its whole budget."""
         cap = AHEAD * self.endpoint_cap
-        room = {code: cap - self._busy[code] - len(self._waiting.get(code, ())) for code in self._codes()}
-        return Budget(AHEAD * self.concurrency - self._in_flight - self._queued, room, cap)
+        default_room = cap - sum(reserved.default_room for reserved in self._reserved)
+        room = {
+            code: cap
+            - self._busy[code]
+            - len(self._waiting.get(code, ()))
+            - sum(reserved.room.get(code, reserved.default_room) for reserved in self._reserved)
+            for code in self._codes()
+        }
+        free = AHEAD * self.concurrency - self._in_flight - self._queued
+        free -= sum(reserved.free for reserved in self._reserved)
+        return Budget(max(free, 0), {code: max(n, 0) for code, n in room.items()}, max(default_room, 0))
+
+    def reserve(self) -> Budget:
+        """The budget for a claim about to be made, held until :meth:`release` (its claims queued)."""
+        budget = self.budget()
+        self._reserved.append(budget)
+        return budget
+
+    def release(self, budget: Budget) -> None:
+        self._reserved.remove(budget)
 
     def add(self, ready: Ready) -> None:
         self._waiting.setdefault(ready.claim.endpoint_code, deque()).append(ready)
@@ -97,4 +119,5 @@ class Slots:
         return ids
 
     def _codes(self) -> set[str]:
-        return set(self._busy) | set(self._waiting)
+        reserved = {code for budget in self._reserved for code in budget.room}
+        return set(self._busy) | set(self._waiting) | reserved
