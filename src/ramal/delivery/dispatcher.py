@@ -7,12 +7,12 @@ new outbox events out to the endpoints that want them, and claims due deliveries
 on the event loop: each claim joins a local queue (:mod:`slots`) and starts as soon as a slot is
 free, at most ``callback_concurrency`` in flight per process and ``callback_endpoint_concurrency``
 per endpoint, so a hanging receiver holds a few slots for its timeout and never the whole process.
-The queue is claimed ahead (up to as many again as the in-flight limits), so an attempt that ends
-starts the next one at once, not after the next transaction. Its result waits for the next step,
-which runs when a batch of results is in (a quarter of ``callback_concurrency``), at once when a
-slot went idle for want of a claim (the low-traffic case: latency first), or at the poll tick. One
-transaction per step, not per delivery, is what lets a process deliver thousands per second on
-PostgreSQL's slow commits; while it commits, the HTTP slots stay busy.
+The queue is claimed ahead (as many again as the in-flight limits per step in flight), so an
+attempt that ends starts the next one at once, not after the next transaction. Its result waits
+for the next step, which runs when a batch of results is in (a quarter of ``callback_concurrency``),
+at once when a slot went idle for want of a claim (the low-traffic case: latency first), or at the poll tick.
+One transaction per step, not per delivery, is what lets a process deliver thousands per second
+on PostgreSQL's slow commits; while it commits, the HTTP slots stay busy.
 
 At-least-once: a delivery is leased while held; a worker that dies leaves its leases to expire and
 another worker retries them. A crash after the receiver answered but before the result was recorded
@@ -101,7 +101,8 @@ class Dispatcher(Loop):
         session = KEYED_PLANS_SESSION if database.is_postgresql else None
         self._writers = [database.held_writer(session) for _ in range(max(1, config.steps_in_flight))]
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-        self._slots = Slots(config.concurrency, config.endpoint_concurrency)
+        # Each step in flight claims for the slots that will free while it runs (see ``Slots``).
+        self._slots = Slots(config.concurrency, config.endpoint_concurrency, ahead=1 + len(self._writers))
         self._lanes: set[asyncio.Task[None]] = set()
         self._finished: list[AttemptResult] = []
         self._given_back: list[int] = []
@@ -457,9 +458,11 @@ def dispatcher_for(
     per second, but a step held up on the server held up every attempt with it: the p99 latency at
     200 events/s went from 57-58 ms to 63-271 ms, over the 250 ms bar; docs/benchmarks.md.)
 
-    On PostgreSQL two steps run at once, each on its own connection: a step is mostly waiting on the
-    server, and one at a time left the HTTP slots idle while it did (the queue claimed ahead ran dry).
-    On SQLite a second step would only queue for the one write lock.
+    On PostgreSQL two steps run at once, each on its own connection and each claiming ahead for
+    the slots that free while it runs: a step is mostly waiting on the server, and one at a time
+    left the HTTP slots idle while it did (the queue claimed ahead ran dry). One worker went from
+    41-42 % to 48 % of the aiohttp ceiling (docs/benchmarks.md). On SQLite a second step would only
+    queue for the one write lock.
     """
     sender = Sender(
         AddressGuard.from_setting(settings.callback_allow_networks),

@@ -1,14 +1,15 @@
 """The dispatcher's local queue: which claimed deliveries may start now, and how many more to claim.
 
 A process holds a delivery from its claim until its attempt ends. Per endpoint it may have
-``endpoint_cap`` attempts in flight and as many again claimed and waiting; in all, ``concurrency`` in
-flight and as many again waiting. The waiting claims are what keeps the HTTP slots busy while the
-database step runs: when an attempt ends, the endpoint's next claim starts at once instead of after
-the next claim. A hanging endpoint still holds only its cap of connections (its waiting claims hold
-none), and a claim that waited past ``start_by`` is handed back, never sent, so an attempt never
-outlives its lease because it queued. A claim in progress (a step in flight) holds the budget it was
-given until its claims join the queue (:meth:`Slots.reserve`), so two steps in flight never claim,
-between them, more than the limits allow.
+``endpoint_cap`` attempts in flight and, for each database step in flight, as many again claimed
+and waiting (``ahead`` = 1 + steps); in all, likewise, ``concurrency`` in flight and waiting per
+step. The waiting claims are what keeps the HTTP slots busy while the database step runs: when an
+attempt ends, the endpoint's next claim starts at once instead of after the next claim. A hanging
+endpoint still holds only its cap of connections (its waiting claims hold none), and a claim that
+waited past ``start_by`` is handed back, never sent, so an attempt never outlives its lease because
+it queued. A claim in progress (a step in flight) holds the budget it was given until its claims
+join the queue (:meth:`Slots.reserve`), so two steps in flight never claim, between them, more than
+the limits allow.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ from datetime import datetime
 from typing import NamedTuple
 
 from ramal.store.repositories.deliveries import ClaimedDelivery
-
-AHEAD = 2  # held = in flight + waiting, up to AHEAD x the in-flight limits
 
 
 class Ready(NamedTuple):  # one per delivery: a NamedTuple, as the step's records (deliveries.py)
@@ -41,9 +40,10 @@ class Budget:
 
 
 class Slots:
-    def __init__(self, concurrency: int, endpoint_cap: int) -> None:
+    def __init__(self, concurrency: int, endpoint_cap: int, ahead: int = 2) -> None:
         self.concurrency = concurrency
         self.endpoint_cap = endpoint_cap
+        self.ahead = ahead  # held = in flight + waiting, up to ``ahead`` x the in-flight limits
         self._waiting: dict[str, deque[Ready]] = {}
         self._busy: Counter[str] = Counter()
         self._in_flight = 0
@@ -53,7 +53,7 @@ class Slots:
     def budget(self) -> Budget:
         """What may be claimed without exceeding the holding limits (see the module docstring), less
         what the claims in progress may still bring: each may fill its whole budget."""
-        cap = AHEAD * self.endpoint_cap
+        cap = self.ahead * self.endpoint_cap
         default_room = cap - sum(reserved.default_room for reserved in self._reserved)
         room = {
             code: cap
@@ -62,7 +62,7 @@ class Slots:
             - sum(reserved.room.get(code, reserved.default_room) for reserved in self._reserved)
             for code in self._codes()
         }
-        free = AHEAD * self.concurrency - self._in_flight - self._queued
+        free = self.ahead * self.concurrency - self._in_flight - self._queued
         free -= sum(reserved.free for reserved in self._reserved)
         return Budget(max(free, 0), {code: max(n, 0) for code, n in room.items()}, max(default_room, 0))
 
