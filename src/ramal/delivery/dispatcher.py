@@ -10,9 +10,9 @@ per endpoint, so a hanging receiver holds a few slots for its timeout and never 
 The queue is claimed ahead (as many again as the in-flight limits per step in flight), so an
 attempt that ends starts the next one at once, not after the next transaction. Its result waits
 for the next step, which runs when a batch of results is in (a quarter of ``callback_concurrency``),
-at once when a slot went idle for want of a claim (the low-traffic case: latency first), or at the poll tick.
-One transaction per step, not per delivery, is what lets a process deliver thousands per second
-on PostgreSQL's slow commits; while it commits, the HTTP slots stay busy.
+at once when a slot went idle for want of a claim (the low-traffic case: latency first), or at the
+poll tick. One transaction per step, not per delivery, is what lets a process deliver thousands per
+second on PostgreSQL's slow commits; while it commits, the HTTP slots stay busy.
 
 At-least-once: a delivery is leased while held; a worker that dies leaves its leases to expire and
 another worker retries them. A crash after the receiver answered but before the result was recorded
@@ -153,7 +153,7 @@ class Dispatcher(Loop):
                 continue
             await self._until_step_due(progressed, stop, polls=polls)
 
-    async def _until_step_due(self, progressed: int, stop: asyncio.Event, *, polls: bool = True) -> None:
+    async def _until_step_due(self, progressed: int, stop: asyncio.Event, *, polls: bool) -> None:
         """Wait until the next step has enough to do, or (if it ``polls``) the poll tick (new outbox
         events).
 
@@ -461,8 +461,8 @@ def dispatcher_for(
     On PostgreSQL two steps run at once, each on its own connection and each claiming ahead for
     the slots that free while it runs: a step is mostly waiting on the server, and one at a time
     left the HTTP slots idle while it did (the queue claimed ahead ran dry). One worker went from
-    41-42 % to 48 % of the aiohttp ceiling (docs/benchmarks.md). On SQLite a second step would only
-    queue for the one write lock.
+    36 % to 40-48 % of the aiohttp ceiling, two from 44 % to 50-53 % (docs/benchmarks.md). On
+    SQLite a second step would only queue for the one write lock.
     """
     sender = Sender(
         AddressGuard.from_setting(settings.callback_allow_networks),

@@ -56,15 +56,18 @@ class Slots:
         cap = self.ahead * self.endpoint_cap
         default_room = cap - sum(reserved.default_room for reserved in self._reserved)
         room = {
-            code: cap
-            - self._busy[code]
-            - len(self._waiting.get(code, ()))
-            - sum(reserved.room.get(code, reserved.default_room) for reserved in self._reserved)
+            code: max(
+                cap
+                - self._busy[code]
+                - len(self._waiting.get(code, ()))
+                - sum(reserved.room.get(code, reserved.default_room) for reserved in self._reserved),
+                0,
+            )
             for code in self._codes()
         }
         free = self.ahead * self.concurrency - self._in_flight - self._queued
         free -= sum(reserved.free for reserved in self._reserved)
-        return Budget(max(free, 0), {code: max(n, 0) for code, n in room.items()}, max(default_room, 0))
+        return Budget(max(free, 0), room, max(default_room, 0))
 
     def reserve(self) -> Budget:
         """The budget for a claim about to be made, held until :meth:`release` (its claims queued)."""
