@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import insert, select, text
@@ -16,8 +17,8 @@ from ramal.clock import ManualClock
 from ramal.ids import RandomIds
 from ramal.services.accounts import AccountService
 from ramal.store.database import Database
-from ramal.store.migrations import current_revision, upgrade
-from ramal.store.tables import calls, deliveries, metadata, pins
+from ramal.store.migrations import alembic_config, current_revision, upgrade
+from ramal.store.tables import calls, deliveries, metadata, outbox, pins
 from ramal.testing.databases import SqliteTemplate
 
 
@@ -108,6 +109,29 @@ def test_a_sqlite_migration_leaving_broken_foreign_keys_is_rolled_back(tmp_path:
         database.dispose()
 
 
+def test_events_not_fanned_out_are_carried_into_the_outbox_and_back(database_url: str) -> None:
+    """Migration 0006 queues the events whose flag said "not fanned out", in creation order; its
+    downgrade sets the flag from the outbox again."""
+    database = Database.from_url(database_url)
+    try:
+        command.downgrade(alembic_config(database.engine), "0005")
+        with database.engine.begin() as connection:
+            for statement in (_ACCOUNT, _PIN, _THREE_EVENTS):
+                connection.execute(text(statement))
+        upgrade(database.engine)
+        with database.read() as connection:
+            in_order = select(outbox.c.event_id, outbox.c.subject_id).order_by(outbox.c.id)
+            queued = connection.execute(in_order).all()
+        command.downgrade(alembic_config(database.engine), "0005")
+        with database.read() as connection:
+            flags = connection.execute(text("SELECT id, fanned_out FROM events ORDER BY id")).all()
+        upgrade(database.engine)
+    finally:
+        database.dispose()
+    assert queued == [("e3", "c2"), ("e1", "c1")]  # e3 was created first
+    assert [(event, bool(flag)) for event, flag in flags] == [("e1", False), ("e2", True), ("e3", False)]
+
+
 def test_a_call_names_a_pin_of_its_own_account(database_url: str) -> None:
     database = Database.from_url(database_url)
     try:
@@ -135,6 +159,18 @@ INSERT INTO call_fields VALUES ('c1', 'a', '1', 1, 1, '2026-01-01 00:00:00.00000
 INSERT INTO call_fields VALUES ('c1', 'b', '2', 1, 1, '2026-01-01 00:00:00.000000');
 INSERT INTO recordings VALUES ('r1', 'c1', 1, 'r1.mp3', 'audio/mpeg', 1, 1,
     '2026-01-01 00:00:00.000000', '2026-04-01 00:00:00.000000', NULL);
+"""
+_ACCOUNT = (
+    "INSERT INTO accounts (id, name, timezone, created_at, unanswered_statement) "
+    "VALUES (1, 'a', 'UTC', '2026-01-01 00:00:00', false)"
+)
+_PIN = "INSERT INTO pins (id, account_id, pin, created_at) VALUES (1, 1, '1001', '2026-01-01 00:00:00')"
+_THREE_EVENTS = """
+INSERT INTO events (id, account_id, pin_id, subject_type, subject_id, event_type, sequence, payload,
+    created_at, fanned_out)
+VALUES ('e1', 1, 1, 'call', 'c1', 'call.answered', 1, '{}', '2026-01-01 00:00:02', false),
+       ('e2', 1, 1, 'call', 'c1', 'call.completed', 2, '{}', '2026-01-01 00:00:03', true),
+       ('e3', 1, 1, 'call', 'c2', 'call.failed', 1, '{}', '2026-01-01 00:00:01', false)
 """
 _CALL = {
     "id": "c1",

@@ -267,10 +267,27 @@ events = Table(
     Column("sequence", Integer, nullable=False),
     Column("payload", JSONText, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
-    Column("fanned_out", Boolean, nullable=False, default=False),
-    Index("ix_events_pending_fanout", "fanned_out", "created_at"),
+    Index("ix_events_created", "created_at"),  # the retention purge's walk
     Index("ix_events_subject", "subject_id", "sequence"),
     Index("ix_events_account_created", "account_id", "created_at"),
+)
+
+# The outbox proper: one row per event not yet fanned out to its endpoints' deliveries, deleted when
+# it is (migration 0006). A "fanned out" flag on the event was an update of the whole row (its payload
+# included) into all of its indexes, since the flag was indexed; a delete writes no new row version
+# and no index entry, and the queue stays as small as its backlog. The columns the fan-out matches
+# endpoints by are copied here, so it never reads the events table; ``id`` is the queue's order.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False),  # events.id
+    Column("account_id", Integer, nullable=False),
+    Column("pin_id", Integer, nullable=False),
+    Column("subject_type", String(8), nullable=False),
+    Column("subject_id", String(36), nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Index("ix_outbox_subject", "subject_id", "sequence"),  # "an earlier event not fanned out yet"
 )
 
 # The delivery queue has no foreign keys (migration 0004): the dispatcher alone writes it, from the

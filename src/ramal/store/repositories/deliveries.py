@@ -52,7 +52,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.types import NullType
 
 from ramal.store.pipeline import DriverStatement, pipeline
-from ramal.store.tables import callback_endpoints, deliveries, delivery_attempts, events
+from ramal.store.tables import callback_endpoints, deliveries, delivery_attempts, events, outbox
 from ramal.store.types import UTCDateTime, loaded_utc, stored_utc
 
 _KIND_OF_SUBJECT = {"call": "voice", "message": "sms"}
@@ -73,19 +73,14 @@ _EARLIER_PENDING = (
     .limit(1)
     .scalar_subquery()
 )
-# "An earlier event of this subject is not fanned out yet (as far as this transaction can see)." On
+# "An earlier event of this subject is still in the outbox (as far as this transaction can see)." On
 # PostgreSQL two workers fan out concurrently (SKIP LOCKED): if one holds a call's event 1 in its
 # uncommitted batch, the other may insert and claim event 2 in its own transaction, where event 1's
 # delivery does not exist yet, so ``_EARLIER_PENDING`` alone would let 2 go before 1. Event 1 is still
-# unfanned in that snapshot, which this catches; once the first commits, its pending delivery does.
-_EARLIER_EVENT = aliased(events, name="earlier_event")
+# in the outbox in that snapshot, which this catches; once the first commits, its pending delivery does.
 _EARLIER_UNFANNED = (
-    select(_EARLIER_EVENT.c.id)
-    .where(
-        _EARLIER_EVENT.c.subject_id == deliveries.c.subject_id,
-        _EARLIER_EVENT.c.sequence < deliveries.c.sequence,
-        _EARLIER_EVENT.c.fanned_out.is_(False),
-    )
+    select(outbox.c.id)
+    .where(outbox.c.subject_id == deliveries.c.subject_id, outbox.c.sequence < deliveries.c.sequence)
     .limit(1)
     .scalar_subquery()
 )
@@ -204,22 +199,22 @@ _GIVE_BACK = _twin(
         .values(lease_owner=None, lease_expires_at=None)
     )
 )
-_UNFANNED_WALK = (
+_OUTBOX_WALK = (
     select(
-        events.c.id,
-        events.c.account_id,
-        events.c.pin_id,
-        events.c.subject_type,
-        events.c.subject_id,
-        events.c.sequence,
+        outbox.c.id,
+        outbox.c.event_id,
+        outbox.c.account_id,
+        outbox.c.pin_id,
+        outbox.c.subject_type,
+        outbox.c.subject_id,
+        outbox.c.sequence,
     )
-    .where(events.c.fanned_out.is_(False))
-    .order_by(events.c.created_at, events.c.id)
+    .order_by(outbox.c.id)
     .limit(bindparam("limit"))
     .with_for_update(skip_locked=True)
 )
 # SQLite's fan-out, a statement at a time: the endpoints the batch's events may go to (matched to each
-# event in Python, as :func:`_fan_out_in_one` does in SQL), and the batch marked fanned out.
+# event in Python, as :func:`_fan_out_in_one` does in SQL), and the batch taken out of the outbox.
 _FAN_OUT_ENDPOINTS = select(
     callback_endpoints.c.code,
     callback_endpoints.c.account_id,
@@ -227,7 +222,7 @@ _FAN_OUT_ENDPOINTS = select(
     callback_endpoints.c.kind,
     callback_endpoints.c.state,
 ).where(_listed(callback_endpoints.c.account_id, "accounts", True), callback_endpoints.c.state != "removed")
-_FANNED = update(events).where(_listed(events.c.id, "ids", True)).values(fanned_out=True)
+_FANNED = delete(outbox).where(_listed(outbox.c.id, "ids", True))
 _RECORD_ATTEMPT = insert(delivery_attempts).values(
     delivery_id=bindparam("b_id"),
     attempted_at=bindparam("b_at"),
@@ -327,12 +322,12 @@ _FAN_OUT = insert(deliveries).values(
 
 
 def _fan_out_in_one() -> Select[Any]:
-    """PostgreSQL's fan-out as ONE statement: lock a batch of unfanned events (as SQLite's walk),
-    queue a delivery for each endpoint of the event's account and kind whose pin is none or the
-    event's, unless removed (the rule :meth:`DeliveryRepository.fan_out` applies in Python on SQLite),
-    and mark the batch fanned out; returns the batch's size. One round trip where four were: the walk,
-    the endpoints, the insert and the mark."""
-    batch = _UNFANNED_WALK.add_columns(events.c.created_at).cte("batch")
+    """PostgreSQL's fan-out as ONE statement: lock a batch of the outbox (as SQLite's walk), queue a
+    delivery for each endpoint of the event's account and kind whose pin is none or the event's,
+    unless removed (the rule :meth:`DeliveryRepository.fan_out` applies in Python on SQLite), and
+    delete the batch from the outbox; returns the batch's size. One round trip where four were: the
+    walk, the endpoints, the insert and the delete."""
+    batch = _OUTBOX_WALK.cte("batch")
     endpoint = callback_endpoints.c
     accounts = cast(select(func.array_agg(batch.c.account_id)).scalar_subquery(), ARRAY(Integer))
     matching = and_(
@@ -356,7 +351,7 @@ def _fan_out_in_one() -> Select[Any]:
             "created_at",
         ],
         select(
-            batch.c.id,
+            batch.c.event_id,
             endpoint.code,
             batch.c.subject_id,
             batch.c.sequence,
@@ -366,9 +361,9 @@ def _fan_out_in_one() -> Select[Any]:
             now,
         )
         .select_from(batch.join(callback_endpoints, matching))
-        .order_by(batch.c.created_at, batch.c.id),  # queued in event order, as SQLite's
+        .order_by(batch.c.id),  # queued in outbox order, as SQLite's
     )
-    fanned = update(events).where(events.c.id.in_(select(batch.c.id))).values(fanned_out=True)
+    fanned = delete(outbox).where(outbox.c.id.in_(select(batch.c.id)))
     return select(func.count()).select_from(batch).add_cte(queued.cte("queued"), fanned.cte("fanned"))
 
 
@@ -533,22 +528,27 @@ class DeliveryFilter:
 
 
 # Whether a dispatcher step could do anything at all: an event to fan out, or a delivery due with no
-# live lease. Two index probes (the pending-fan-out and the due index), no lock.
+# live lease. Two index probes (the outbox's key and the due index), no lock.
 _WORK = select(
     or_(
-        exists(select(events.c.id).where(events.c.fanned_out.is_(False))),
+        exists(select(outbox.c.id)),
         exists(select(deliveries.c.id).where(*_DUE_NOW)),
     )
 )
 
 
-# Events past retention whose deliveries are all finished (delivered, failed or gone): along the
-# fan-out index (fanned out, by creation time), each checked on the deliveries' event index.
+# Events past retention, fanned out, whose deliveries are all finished (delivered, failed or gone):
+# along the creation index, each checked on the outbox's subject index (an event is one subject's one
+# sequence number) and the deliveries' event index.
 _FINISHED_BEFORE = (
     select(events.c.id)
     .where(
-        events.c.fanned_out.is_(True),
         events.c.created_at < bindparam("cutoff"),
+        ~exists(
+            select(outbox.c.id).where(
+                outbox.c.subject_id == events.c.subject_id, outbox.c.sequence == events.c.sequence
+            )
+        ),
         ~exists(
             select(deliveries.c.id).where(
                 deliveries.c.event_id == events.c.id, deliveries.c.state == "pending"
@@ -580,14 +580,14 @@ class DeliveryRepository:
         if self.postgresql:
             self._plan_keyed()
             return int(self.connection.execute(_FAN_OUT_PG, {"limit": limit, "now": now}).scalar_one())
-        batch = self._sqlite_execute(_UNFANNED_WALK, {"limit": limit}).all()
+        batch = self._sqlite_execute(_OUTBOX_WALK, {"limit": limit}).all()
         if not batch:
             return 0
         accounts = list({row.account_id for row in batch})
         endpoints = self._sqlite_execute(_FAN_OUT_ENDPOINTS, {"accounts": accounts}).all()
         rows = [
             (
-                event.id,
+                event.event_id,
                 endpoint.code,
                 event.subject_id,
                 event.sequence,

@@ -1,8 +1,10 @@
 """The transactional outbox: events are appended in the same transaction as the change they report.
 
 Writers (traffic services) call :meth:`EventRepository.append` on the connection of their own write
-transaction, so a committed state change always has its event and a rolled-back one never does. The
-delivery engine reads events whose ``fanned_out`` is false and turns them into per-endpoint deliveries.
+transaction, so a committed state change always has its event and a rolled-back one never does. Each
+event is written twice: the event itself, kept for delivery and replay, and its place in the
+``outbox`` queue, which the delivery engine deletes as it turns the event into per-endpoint
+deliveries.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert
 
-from ramal.store.tables import events
+from ramal.store.tables import events, outbox
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,39 +36,35 @@ class EventRepository:
         self.connection = connection
 
     def append(self, event: NewEvent) -> None:
-        self.connection.execute(
-            insert(events).values(
-                id=event.id,
-                account_id=event.account_id,
-                pin_id=event.pin_id,
-                subject_type=event.subject_type,
-                subject_id=event.subject_id,
-                event_type=event.event_type,
-                sequence=event.sequence,
-                payload=event.payload,
-                created_at=event.created_at,
-                fanned_out=False,
-            )
-        )
+        self.append_many([event])
 
     def append_many(self, batch: list[NewEvent]) -> None:
-        """Several events in one ``executemany`` (group-committed traffic)."""
+        """Several events, each table in one ``executemany`` (group-committed traffic)."""
         if batch:
-            self.connection.execute(
-                insert(events),
-                [
-                    {
-                        "id": e.id,
-                        "account_id": e.account_id,
-                        "pin_id": e.pin_id,
-                        "subject_type": e.subject_type,
-                        "subject_id": e.subject_id,
-                        "event_type": e.event_type,
-                        "sequence": e.sequence,
-                        "payload": e.payload,
-                        "created_at": e.created_at,
-                        "fanned_out": False,
-                    }
-                    for e in batch
-                ],
-            )
+            self.connection.execute(insert(events), [_event_row(event) for event in batch])
+            self.connection.execute(insert(outbox), [_outbox_row(event) for event in batch])
+
+
+def _event_row(event: NewEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "account_id": event.account_id,
+        "pin_id": event.pin_id,
+        "subject_type": event.subject_type,
+        "subject_id": event.subject_id,
+        "event_type": event.event_type,
+        "sequence": event.sequence,
+        "payload": event.payload,
+        "created_at": event.created_at,
+    }
+
+
+def _outbox_row(event: NewEvent) -> dict[str, Any]:
+    return {
+        "event_id": event.id,
+        "account_id": event.account_id,
+        "pin_id": event.pin_id,
+        "subject_type": event.subject_type,
+        "subject_id": event.subject_id,
+        "sequence": event.sequence,
+    }

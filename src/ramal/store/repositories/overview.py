@@ -15,8 +15,8 @@ from ramal.store.tables import (
     accounts,
     calls,
     deliveries,
-    events,
     messages,
+    outbox,
     pins,
     recordings,
 )
@@ -64,7 +64,7 @@ class OverviewRepository:
 
     def outbox_backlog(self) -> int:
         """Events not yet fanned out to their endpoints' deliveries."""
-        return self._count(select(func.count()).select_from(events).where(events.c.fanned_out.is_(False)))
+        return self._count(select(func.count()).select_from(outbox))
 
     def pending_deliveries(self) -> tuple[int, datetime | None]:
         """Deliveries waiting for an attempt and the creation time of the oldest."""
