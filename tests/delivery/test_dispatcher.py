@@ -510,3 +510,14 @@ def test_two_steps_run_at_once_only_on_postgresql(container: Container) -> None:
     expected = 2 if container.database.is_postgresql else 1  # SQLite has one write lock to queue for
     assert container.dispatcher(own_process=True).config.steps_in_flight == expected
     assert container.dispatcher().config.steps_in_flight == expected
+
+
+def test_a_postgresql_worker_claims_further_ahead(container: Container) -> None:
+    """Five times the in-flight limits held on PostgreSQL (its steps stall now and then), two on
+    SQLite (one step at a time, on the process's own database)."""
+    engine = container.dispatcher(own_process=True)
+    expected = 5 if container.database.is_postgresql else 2
+    assert engine._slots.ahead == expected
+    budget = engine._slots.budget()
+    assert budget.free == expected * engine.config.concurrency
+    assert budget.default_room == expected * engine.config.endpoint_concurrency

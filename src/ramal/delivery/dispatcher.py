@@ -78,6 +78,9 @@ class DispatcherConfig:
     step_on_loop: bool = False
     # Steps in flight at once, each on a connection of its own (see ``dispatcher_for``).
     steps_in_flight: int = 1
+    # Claims held per endpoint (and in all), in flight and waiting, as a multiple of the in-flight
+    # limits (``Slots``); ``None``: one batch ahead per step in flight (1 + steps).
+    claim_ahead: int | None = None
 
 
 class Dispatcher(Loop):
@@ -102,7 +105,8 @@ class Dispatcher(Loop):
         self._writers = [database.held_writer(session) for _ in range(max(1, config.steps_in_flight))]
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         # Each step in flight claims for the slots that will free while it runs (see ``Slots``).
-        self._slots = Slots(config.concurrency, config.endpoint_concurrency, ahead=1 + len(self._writers))
+        ahead = config.claim_ahead or 1 + len(self._writers)
+        self._slots = Slots(config.concurrency, config.endpoint_concurrency, ahead=ahead)
         self._lanes: set[asyncio.Task[None]] = set()
         self._finished: list[AttemptResult] = []
         self._given_back: list[int] = []
@@ -458,11 +462,16 @@ def dispatcher_for(
     per second, but a step held up on the server held up every attempt with it: the p99 latency at
     200 events/s went from 57-58 ms to 63-271 ms, over the 250 ms bar; docs/benchmarks.md.)
 
-    On PostgreSQL two steps run at once, each on its own connection and each claiming ahead for
-    the slots that free while it runs: a step is mostly waiting on the server, and one at a time
-    left the HTTP slots idle while it did (the queue claimed ahead ran dry). One worker went from
-    36 % to 40-48 % of the aiohttp ceiling, two from 44 % to 50-53 % (docs/benchmarks.md). On
-    SQLite a second step would only queue for the one write lock.
+    On PostgreSQL two steps run at once, each on its own connection: a step is mostly waiting on
+    the server, and one at a time left the HTTP slots idle while it did. One worker went from 36 %
+    to 40-48 % of the aiohttp ceiling, two from 44 % to 50-53 % (docs/benchmarks.md). On SQLite a
+    second step would only queue for the one write lock.
+
+    A PostgreSQL worker also holds five times the in-flight limits (SQLite's keeps two): its steps
+    take 20 ms at the median but now and then 100-300 ms, and with three times, a third of the
+    steps ended with no attempt in flight (the queue had run dry meanwhile). With five, one worker
+    delivered 10-17 % more per second, in each of three interleaved pairs. The claims a slow
+    endpoint cannot start within their lease are handed back, never sent late (``Slots``).
     """
     sender = Sender(
         AddressGuard.from_setting(settings.callback_allow_networks),
@@ -479,5 +488,6 @@ def dispatcher_for(
         metrics_port=settings.callback_metrics_port,
         step_on_loop=own_process and not database.is_postgresql,
         steps_in_flight=2 if database.is_postgresql else 1,
+        claim_ahead=5 if database.is_postgresql else 2,
     )
     return Dispatcher(database, clock, sender, RetrySchedule(scale=settings.callback_retry_scale), config)

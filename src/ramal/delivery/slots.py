@@ -1,15 +1,16 @@
 """The dispatcher's local queue: which claimed deliveries may start now, and how many more to claim.
 
-A process holds a delivery from its claim until its attempt ends. Per endpoint it may have
-``endpoint_cap`` attempts in flight and, for each database step in flight, as many again claimed
-and waiting (``ahead`` = 1 + steps); in all, likewise, ``concurrency`` in flight and waiting per
-step. The waiting claims are what keeps the HTTP slots busy while the database step runs: when an
-attempt ends, the endpoint's next claim starts at once instead of after the next claim. A hanging
-endpoint still holds only its cap of connections (its waiting claims hold none), and a claim that
-waited past ``start_by`` is handed back, never sent, so an attempt never outlives its lease because
-it queued. A claim in progress (a step in flight) holds the budget it was given until its claims
-join the queue (:meth:`Slots.reserve`), so two steps in flight never claim, between them, more than
-the limits allow.
+A process holds a delivery from its claim until its attempt ends. Per endpoint it may hold
+``ahead`` times ``endpoint_cap`` deliveries, in flight or claimed and waiting, of which
+``endpoint_cap`` in flight; in all, likewise, ``ahead`` times ``concurrency``. (``ahead`` is at least
+1 + the database steps in flight; ``dispatcher_for`` sets it per database.) The waiting claims are
+what keeps the HTTP slots busy while the database step runs: when an attempt ends, the endpoint's
+next claim starts at once instead of after the next claim. A hanging endpoint still holds only its
+cap of connections (its waiting claims hold none), and a claim that waited past ``start_by`` is
+handed back, never sent, so an attempt never outlives its lease because it queued. A claim in
+progress (a step in flight) holds the budget it was given until its claims join the queue
+(:meth:`Slots.reserve`), so two steps in flight never claim, between them, more than the limits
+allow.
 """
 
 from __future__ import annotations
