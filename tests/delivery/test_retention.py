@@ -50,6 +50,18 @@ async def test_finished_events_past_retention_go_and_owed_ones_stay(
     assert delivered not in surviving_events(container)
 
 
+def test_an_event_still_in_the_outbox_is_kept_however_old(
+    container: Container, account: Account, clock: ManualClock
+) -> None:
+    """No dispatcher ran for months: the event was never fanned out, so it is still owed."""
+    [waiting] = add_events(container, account, [("call-1", 1, "completed")])
+    clock.advance(days=91)
+
+    assert container.delivery_log.purge(retention_days=90) == 0
+
+    assert surviving_events(container) == {waiting}
+
+
 async def test_ramal_purge_applies_event_retention_and_zero_keeps_everything(
     container: Container, account: Account, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -125,8 +125,8 @@ def test_events_not_fanned_out_are_carried_into_the_outbox_and_back(database_url
         command.downgrade(alembic_config(database.engine), "0005")
         with database.read() as connection:
             flags = connection.execute(text("SELECT id, fanned_out FROM events ORDER BY id")).all()
-        upgrade(database.engine)
     finally:
+        upgrade(database.engine)  # the PostgreSQL schema is shared by the tests that follow
         database.dispose()
     assert queued == [("e3", "c2"), ("e1", "c1")]  # e3 was created first
     assert [(event, bool(flag)) for event, flag in flags] == [("e1", False), ("e2", True), ("e3", False)]

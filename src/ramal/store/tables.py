@@ -276,7 +276,8 @@ events = Table(
 # it is (migration 0006). A "fanned out" flag on the event was an update of the whole row (its payload
 # included) into all of its indexes, since the flag was indexed; a delete writes no new row version
 # and no index entry, and the queue stays as small as its backlog. The columns the fan-out matches
-# endpoints by are copied here, so it never reads the events table; ``id`` is the queue's order.
+# endpoints by are copied here, so it never reads the events table; ``id`` is the queue's order. No
+# foreign key, as in the delivery queue below: an event and its outbox row are written together.
 outbox = Table(
     "outbox",
     metadata,

@@ -6,10 +6,11 @@ Revises: 0005
 An event was marked fanned out by setting ``events.fanned_out``. On PostgreSQL that update wrote a
 new version of the whole row, payload included, and since the flag was indexed it added an entry to
 each of the table's four indexes, and left the old entry in the pending-fan-out index for its walk
-to step over until vacuum. Now an event's place in the queue is a small row of ``outbox``, deleted when it is fanned out
-(a delete writes no new version and no index entry). Marking 128 events took 6.1 ms, deleting
-their outbox rows 1.8; PostgreSQL's CPU per delivery fell by a quarter (docs/benchmarks.md). The
-events table keeps one index on its creation time, for the retention purge.
+to step over until vacuum. Now an event's place in the queue is a small row of ``outbox``, deleted
+when it is fanned out (a delete writes no new version and no index entry). Marking 128 events took
+6.1 ms, deleting their outbox rows 1.8; PostgreSQL's CPU per delivery fell by a quarter
+(docs/benchmarks.md). The events table keeps one index on its creation time, for the retention
+purge.
 
 Events not fanned out when this runs are queued in the outbox in their creation order.
 """
