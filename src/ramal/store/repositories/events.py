@@ -9,7 +9,7 @@ deliveries.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -45,26 +45,13 @@ class EventRepository:
             self.connection.execute(insert(outbox), [_outbox_row(event) for event in batch])
 
 
+_EVENT_COLUMNS = tuple(field.name for field in fields(NewEvent))  # the events table's, one for one
+_QUEUED_COLUMNS = ("account_id", "pin_id", "subject_type", "subject_id", "sequence")  # and the outbox's
+
+
 def _event_row(event: NewEvent) -> dict[str, Any]:
-    return {
-        "id": event.id,
-        "account_id": event.account_id,
-        "pin_id": event.pin_id,
-        "subject_type": event.subject_type,
-        "subject_id": event.subject_id,
-        "event_type": event.event_type,
-        "sequence": event.sequence,
-        "payload": event.payload,
-        "created_at": event.created_at,
-    }
+    return {name: getattr(event, name) for name in _EVENT_COLUMNS}
 
 
 def _outbox_row(event: NewEvent) -> dict[str, Any]:
-    return {
-        "event_id": event.id,
-        "account_id": event.account_id,
-        "pin_id": event.pin_id,
-        "subject_type": event.subject_type,
-        "subject_id": event.subject_id,
-        "sequence": event.sequence,
-    }
+    return {"event_id": event.id, **{name: getattr(event, name) for name in _QUEUED_COLUMNS}}
