@@ -409,7 +409,7 @@ def main() -> None:
                     f"{name:<10} {workers} worker(s): {run.rate:,.0f} deliveries/s "
                     f"({100 * run.rate / beside:.0f} % of the aiohttp ceiling beside it, {before:,.0f} / "
                     f"{after:,.0f} posts/s before / after; {100 * run.rate / lean:.0f} % of the bare http1 "
-                    f"one), CPU per delivery: workers {run.worker_us:.0f} us, "
+                    f"one at the start), CPU per delivery: workers {run.worker_us:.0f} us, "
                     f"receiver {run.receiver_us:.0f} us"
                     + (f", PostgreSQL {run.server_us:.0f} us" if name == "postgresql" else "")
                     + f"; load {os.getloadavg()[0]:.1f}"

@@ -1,6 +1,6 @@
 """The periodic retention purge, so operators need no cron (JOURNEYS.md §2): expired recordings'
 audio, call records past ``RAMAL_CALL_RETENTION_DAYS`` when that is set, and callback events past
-``RAMAL_EVENT_RETENTION_DAYS`` that nothing is owed for (the outbox would otherwise grow forever)."""
+``RAMAL_EVENT_RETENTION_DAYS`` that nothing is owed for (the events table would otherwise grow forever)."""
 
 from __future__ import annotations
 

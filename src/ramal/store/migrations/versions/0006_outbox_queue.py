@@ -58,5 +58,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_events_created")
         batch_op.create_index("ix_events_pending_fanout", ["fanned_out", "created_at"], unique=False)
     op.execute("UPDATE events SET fanned_out = (id NOT IN (SELECT event_id FROM outbox))")
+    with op.batch_alter_table("events", schema=None) as batch_op:
+        batch_op.alter_column("fanned_out", server_default=None)  # as 0001 made it
     op.drop_index("ix_outbox_subject", table_name="outbox")
     op.drop_table("outbox")
