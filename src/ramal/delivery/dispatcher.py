@@ -81,7 +81,7 @@ class DispatcherConfig:
     steps_in_flight: int = 1
     # Claims held per endpoint (and in all), in flight and waiting, as a multiple of the in-flight
     # limits (``Slots``); never less than one batch ahead per step in flight (1 + steps).
-    claim_ahead: int | None = None
+    claim_ahead: int = 0
 
 
 class Dispatcher(Loop):
@@ -106,7 +106,7 @@ class Dispatcher(Loop):
         self._writers = [database.held_writer(session) for _ in range(max(1, config.steps_in_flight))]
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         # Each step in flight claims for the slots that will free while it runs (see ``Slots``).
-        ahead = max(config.claim_ahead or 0, 1 + len(self._writers))
+        ahead = max(config.claim_ahead, 1 + len(self._writers))
         self._slots = Slots(config.concurrency, config.endpoint_concurrency, ahead=ahead)
         self._lanes: set[asyncio.Task[None]] = set()
         self._finished: list[AttemptResult] = []
@@ -472,8 +472,8 @@ def dispatcher_for(
     take 20 ms at the median but now and then 100-300 ms, and with three times, a third of the
     steps ended with no attempt in flight (the queue had run dry meanwhile). With five, one worker
     delivered 10-17 % more per second in each of three interleaved pairs (52 -> 53, 54 -> 56 and
-    44 -> 51 % of the aiohttp ceiling measured beside each run). The claims a slow
-    endpoint cannot start within their lease are handed back, never sent late (``Slots``).
+    44 -> 51 % of the aiohttp ceiling measured beside each run). The claims a slow endpoint cannot
+    start within their lease are handed back, never sent late (``Slots``).
     """
     sender = Sender(
         AddressGuard.from_setting(settings.callback_allow_networks),
